@@ -49,6 +49,7 @@ class CallEvent:
     code: int | None = None  # raw provider code, SIP-like, on ENDED
     reason: str | None = None  # raw provider reason, on ENDED
     ended_by: EndedBy | None = None
+    duration_s: float = 0.0  # how long the event lasted (speech, hold), if known
 
 
 @dataclass(slots=True)
