@@ -29,6 +29,17 @@ class ExtractedValue:
     confidence: float
 
 
+@dataclass(slots=True)
+class FieldDetail:
+    """An extracted value with the turn it came from, as the analysis keeps it."""
+
+    value: Any
+    raw: str
+    confidence: float
+    turn: int | None
+    source: str  # answer | transcript | llm
+
+
 # --- tokens ------------------------------------------------------------------
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
@@ -184,7 +195,7 @@ _ALL_CUES = _words(
 )
 
 
-def _cue_words(field: PostCallField) -> set[str]:
+def cue_words(field: PostCallField) -> set[str]:
     words = {w for w in field.name.lower().split("_") if w}
     words -= _GENERIC_NAME_WORDS
     cues = set(words)
@@ -285,7 +296,7 @@ def _extract_identifier(
         if any(ch.isdigit() for t in tokens[c[0] : c[1]] for ch in t.text)
         or sum(1 for t in tokens[c[0] : c[1]] if t.spelled or len(t.text) == 1) >= 2
     ]
-    chunk, confidence = _pick_chunk(tokens, chunks, _cue_words(field))
+    chunk, confidence = _pick_chunk(tokens, chunks, cue_words(field))
     if chunk is None:
         return None
     parts = tokens[chunk[0] : chunk[1]]
@@ -314,7 +325,7 @@ def _extract_phone(
     if current:
         runs.append(current)
 
-    cue_at = _last_cue_index(tokens, _cue_words(field) | {"phone", "number"})
+    cue_at = _last_cue_index(tokens, cue_words(field) | {"phone", "number"})
     if cue_at is not None:
         after = tokens[cue_at].end
         runs.sort(key=lambda run: run[0].start < after)
@@ -704,7 +715,7 @@ def _extract_string(field: PostCallField, text: str, **_: Any) -> ExtractedValue
         return _extract_name(field, text)
 
     tokens = _tokens(text)
-    cue_at = _last_cue_index(tokens, _cue_words(field))
+    cue_at = _last_cue_index(tokens, cue_words(field))
     start = tokens[cue_at].end if cue_at is not None else 0
     segment = re.sub(r"^\s*(?:is|was|are|:)?\s*", "", text[start:])
     segment = _LEADING_FILLER_RE.sub("", segment.strip())
