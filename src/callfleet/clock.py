@@ -29,7 +29,9 @@ class FakeClock:
     """A clock that only moves when told to (``advance``), or, with
     ``autojump``, jumps straight to the earliest pending sleeper."""
 
-    def __init__(self, start: datetime | None = None, *, autojump: bool = False) -> None:
+    def __init__(
+        self, start: datetime | None = None, *, autojump: bool = False
+    ) -> None:
         self._now = start or datetime(2026, 1, 5, 14, 0, tzinfo=UTC)
         if self._now.tzinfo is None:
             raise ValueError("FakeClock needs an aware start time")

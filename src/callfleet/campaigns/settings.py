@@ -23,10 +23,20 @@ from pydantic import (
     model_validator,
 )
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+WEEKDAYS = (
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+)
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-_template_env = jinja2.Environment(undefined=jinja2.ChainableUndefined, autoescape=False)
+_template_env = jinja2.Environment(
+    undefined=jinja2.ChainableUndefined, autoescape=False
+)
 
 
 class Settings(BaseModel):
@@ -74,7 +84,9 @@ def _check_template(value: str) -> str:
     try:
         _template_env.parse(value)
     except jinja2.TemplateSyntaxError as exc:
-        raise ValueError(f"invalid template: {exc.message} (line {exc.lineno})") from exc
+        raise ValueError(
+            f"invalid template: {exc.message} (line {exc.lineno})"
+        ) from exc
     return value
 
 
@@ -182,9 +194,13 @@ class LLMSettings(Settings):
 
 class VoicemailSettings(Settings):
     action: Literal["leave_message", "hang_up"] = "leave_message"
-    message: Template = "Hello, this is an automated call. Please call us back. Thank you."
+    message: Template = (
+        "Hello, this is an automated call. Please call us back. Thank you."
+    )
 
-    _template = field_validator("message")(classmethod(lambda cls, v: _check_template(v)))
+    _template = field_validator("message")(
+        classmethod(lambda cls, v: _check_template(v))
+    )
 
 
 class AgentSettings(Settings):
@@ -370,7 +386,9 @@ class PostCallSettings(Settings):
         names = [f.name for f in fields]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise ValueError(f"duplicate post-call field names: {', '.join(duplicates)}")
+            raise ValueError(
+                f"duplicate post-call field names: {', '.join(duplicates)}"
+            )
         return fields
 
 
@@ -424,7 +442,9 @@ def _default_criteria() -> list[QACriterion]:
 
 
 class QASettings(Settings):
-    criteria: list[QACriterion] = Field(default_factory=_default_criteria, max_length=100)
+    criteria: list[QACriterion] = Field(
+        default_factory=_default_criteria, max_length=100
+    )
     review_threshold: float = Field(default=70, ge=0, le=100)
 
     @field_validator("criteria")
@@ -498,7 +518,9 @@ class SimulationSettings(Settings):
 
 class TelephonySettings(Settings):
     provider: str = Field(default="simulator", max_length=100)
-    caller_ids: list[str] = Field(default_factory=lambda: ["+12015550100"], min_length=1)
+    caller_ids: list[str] = Field(
+        default_factory=lambda: ["+12015550100"], min_length=1
+    )
     simulation: SimulationSettings = Field(default_factory=SimulationSettings)
     calls_per_second_per_caller_id: float | None = Field(default=None, gt=0, le=1000)
 
@@ -510,7 +532,9 @@ class TelephonySettings(Settings):
             try:
                 parsed = phonenumbers.parse(number, None)
             except phonenumbers.NumberParseException as exc:
-                raise ValueError(f"caller id {number!r} is not an E.164 number") from exc
+                raise ValueError(
+                    f"caller id {number!r} is not an E.164 number"
+                ) from exc
             if not phonenumbers.is_possible_number(parsed):
                 raise ValueError(f"caller id {number!r} is not a possible number")
             normalized.append(

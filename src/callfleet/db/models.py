@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -67,7 +68,9 @@ class ApiKey(Base):
 
 class Campaign(Base):
     __tablename__ = "campaigns"
-    __table_args__ = (Index("ix_campaigns_org_created", "organization_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_campaigns_org_created", "organization_id", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     organization_id: Mapped[str] = mapped_column(
@@ -89,7 +92,9 @@ class Target(Base):
     __tablename__ = "targets"
     __table_args__ = (
         Index("ix_targets_campaign_created", "campaign_id", "created_at"),
-        Index("ix_targets_campaign_status_due", "campaign_id", "status", "next_attempt_at"),
+        Index(
+            "ix_targets_campaign_status_due", "campaign_id", "status", "next_attempt_at"
+        ),
         Index("ix_targets_campaign_external", "campaign_id", "external_id"),
         Index("ix_targets_org_created", "organization_id", "created_at"),
         Index("ix_targets_org_phone", "organization_id", "phone_number"),
@@ -113,7 +118,9 @@ class Target(Base):
     )
     timezones: Mapped[list[str]] = mapped_column(JSONType, default=list)
     input_data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    pre_call_data: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    pre_call_data: Mapped[dict[str, Any] | None] = mapped_column(
+        JSONType, nullable=True
+    )
     patient: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     output_data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     content_hash: Mapped[str] = mapped_column(String(64))
@@ -134,7 +141,7 @@ class Target(Base):
     disposition_streak: Mapped[int] = mapped_column(Integer, default=0)
     last_disposition: Mapped[str | None] = mapped_column(String(32), nullable=True)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    queue_rank: Mapped[float] = mapped_column(Float, default=0.0)
+    queue_rank: Mapped[int] = mapped_column(BigInteger, default=0)
     deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_call_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     execution_seconds: Mapped[float] = mapped_column(Float, default=0.0)
@@ -189,7 +196,9 @@ class CallLog(Base):
     call_ended_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     worker_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, nullable=True
+    )
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -257,7 +266,9 @@ class WebhookEvent(Base):
     """Transactional outbox: written in the same transaction as its cause."""
 
     __tablename__ = "webhook_events"
-    __table_args__ = (Index("ix_webhook_events_campaign_created", "campaign_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_webhook_events_campaign_created", "campaign_id", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     organization_id: Mapped[str] = mapped_column(

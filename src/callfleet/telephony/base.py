@@ -9,7 +9,6 @@ unavailable, 404 not found, 408 no answer) and are kept on the call log.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any

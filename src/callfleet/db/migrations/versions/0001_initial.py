@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-12-04 15:20:58.654602
+Create Date: 2026-12-04 15:26:14.906855
 """
 
 from collections.abc import Sequence
@@ -174,7 +174,7 @@ def upgrade() -> None:
         sa.Column("disposition_streak", sa.Integer(), nullable=False),
         sa.Column("last_disposition", sa.String(length=32), nullable=True),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("queue_rank", sa.Float(), nullable=False),
+        sa.Column("queue_rank", sa.BigInteger(), nullable=False),
         sa.Column("deadline_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_call_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("execution_seconds", sa.Float(), nullable=False),
