@@ -25,7 +25,11 @@ SETTINGS = CampaignSettings.model_validate(
         },
     }
 )
-INPUT = {"patient_name": "Ann Lee", "member_id": "XJ4471", "date_of_birth": "1980-02-03"}
+INPUT = {
+    "patient_name": "Ann Lee",
+    "member_id": "XJ4471",
+    "date_of_birth": "1980-02-03",
+}
 
 
 def good_call() -> ConversationResult:
@@ -73,7 +77,9 @@ def test_a_good_call_retrieves_everything() -> None:
         "reference_number": "REF9912",
     }
     assert analysis.field_details["reference_number"]["turn"] == 12
-    assert analysis.field_details["reference_number"]["raw"] == "r e f nine nine one two"
+    assert (
+        analysis.field_details["reference_number"]["raw"] == "r e f nine nine one two"
+    )
     assert analysis.category == "GOOD"
     assert analysis.resolution == "retrieved"
     assert analysis.outcome == "data_retrieved"
@@ -119,7 +125,9 @@ def test_volunteered_value_is_found_in_the_transcript() -> None:
 def test_later_answer_corrects_an_earlier_one() -> None:
     result = good_call()
     result.turns.insert(13, Turn(Role.CALLEE, "sorry, it's ref 9913"))
-    result.answers.append(CollectedAnswer("reference_number", "sorry, it's ref 9913", 13))
+    result.answers.append(
+        CollectedAnswer("reference_number", "sorry, it's ref 9913", 13)
+    )
 
     analysis = analyze(result, SETTINGS, INPUT, call_date=date(2026, 3, 10))
 

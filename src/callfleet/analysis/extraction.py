@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import phonenumbers
@@ -472,25 +473,29 @@ def _between(text: str, left: re.Match[str], right: re.Match[str]) -> str:
     return text[left.end() : right.start()].strip()
 
 
+_YEAR_RE = re.compile(r"(?<![\w.])(1[89]\d\d|20\d\d)(?![\w.])")
+
+
 def _extract_integer(
     field: PostCallField, text: str, **_: Any
 ) -> ExtractedValue | None:
-    converted = _numeric_text(text)
+    converted = _YEAR_PAIR_RE.sub(r"\1\2", _numeric_text(text))
+    if "year" in field.name.lower():
+        # "bmw x 5, made in 2016": of several numbers, the year is the one wanted
+        years = list(_YEAR_RE.finditer(converted))
+        if years:
+            return ExtractedValue(int(years[-1][1]), years[-1][0], 0.9)
     found = _numbers(converted)
     if not found:
         return None
     first = found[0]
-    if len(found) >= 2 and not _between(converted, first, found[1]):
-        second = found[1]
-        if all(len(m[1]) == 1 for m in found) and not any(
-            _between(converted, a, b) for a, b in zip(found, found[1:], strict=False)
-        ):
-            digits = "".join(m[1] for m in found)  # "two five" -> 25
-            return ExtractedValue(int(digits), text.strip(), 0.7)
-        if 10 <= float(first[1]) <= 99 and len(second[1]) == 2:
-            # "nineteen ninety nine", "twenty twenty five"
-            value = int(first[1]) * 100 + int(second[1])
-            return ExtractedValue(value, text.strip(), 0.75)
+    if (
+        len(found) >= 2
+        and all(len(m[1]) == 1 for m in found)
+        and not any(_between(converted, a, b) for a, b in pairwise(found))
+    ):
+        digits = "".join(m[1] for m in found)  # "two five" -> 25
+        return ExtractedValue(int(digits), text.strip(), 0.7)
     value = float(first[1])
     if value != int(value):
         return None
@@ -758,7 +763,21 @@ def extract_value(
     """
     if not text or not text.strip():
         return None
-    return _EXTRACTORS[field.type](field, text, call_date=call_date, region=region)
+    extractor = _EXTRACTORS[field.type]
+    sentences = [s for s in _SENTENCE_BREAK_RE.split(text) if s.strip()]
+    if len(sentences) <= 1:
+        return extractor(field, text, call_date=call_date, region=region)
+    # A value never runs across sentences ("pvx 7521. pvx 7521" is said twice,
+    # not one identifier); the surest reading wins, the earliest on a tie.
+    best: ExtractedValue | None = None
+    for sentence in sentences:
+        found = extractor(field, sentence, call_date=call_date, region=region)
+        if found is not None and (best is None or found.confidence > best.confidence):
+            best = found
+    return best
+
+
+_SENTENCE_BREAK_RE = re.compile(r"(?<=\w\w)[.!?;]\s+")
 
 
 def normalize_value(field: PostCallField, value: Any) -> Any:
