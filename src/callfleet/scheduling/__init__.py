@@ -1,0 +1,2 @@
+"""Scheduling: calling hours, retry policy and rate limits (pure), and the
+dispatcher built on them."""
