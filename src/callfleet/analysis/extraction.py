@@ -720,17 +720,29 @@ def _extract_string(field: PostCallField, text: str, **_: Any) -> ExtractedValue
         return _extract_name(field, text)
 
     tokens = _tokens(text)
-    cue_at = _last_cue_index(tokens, cue_words(field))
+    own = cue_words(field)
+    cue_at = _last_cue_index(tokens, own)
     start = tokens[cue_at].end if cue_at is not None else 0
     segment = re.sub(r"^\s*(?:is|was|are|:)?\s*", "", text[start:])
     segment = _LEADING_FILLER_RE.sub("", segment.strip())
+    # the answer ends where the callee moves on to something else ("bmw and the
+    # year is 2016", "mahindra model tuv 300")
     stop = _STRING_STOP_RE.search(segment)
-    if cue_at is not None and stop:
+    for match in _TOKEN_RE.finditer(segment):
+        word = match.group().lower()
+        if match.start() > 0 and word in _STRING_CUES and word not in own:
+            if stop is None or match.start() < stop.start():
+                stop = match
+            break
+    if stop is not None and stop.start() > 0:
         segment = segment[: stop.start()]
     segment = segment.strip(" ,.;:!?")
     if not segment:
         return None
     return ExtractedValue(segment, segment, 0.8 if cue_at is not None else 0.7)
+
+
+_STRING_CUES = _ALL_CUES | {"year", "model", "make", "maker", "brand", "color"}
 
 
 # --- entry points ------------------------------------------------------------
