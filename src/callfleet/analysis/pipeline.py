@@ -192,7 +192,9 @@ async def analyze_async(
 ) -> Analysis:
     """Like ``analyze``, with the LLM extracting fields and writing the summary
     when one is given; any LLM failure falls back to the offline result."""
-    if llm is None or not settings.post_call.fields and not settings.post_call.summary:
+    if llm is None or (
+        not settings.post_call.fields and not settings.post_call.summary
+    ):
         return analyze(result, settings, input_data, call_date=call_date)
 
     region = settings.phone_region or "US"
