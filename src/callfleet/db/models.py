@@ -316,6 +316,8 @@ class WebhookDelivery(Base):
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Retries stop here: about a day after the delivery was queued or re-queued.
+    retry_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     locked_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
