@@ -34,6 +34,11 @@ class Config(BaseSettings):
     max_body_bytes: int = 64 * 1024 * 1024
     max_targets_per_request: int = 10_000
     webhook_allow_private: bool = False
+    scenario_paths: list[str] = Field(
+        default_factory=list,
+        description="Simulator scenario files or folders (YAML) and recorded "
+        "MultiDoGO conversations (.tsv) that workers load at start.",
+    )
     worker_id: str | None = None
     worker_poll_interval_s: float = 0.5
     lease_seconds: float = 30.0

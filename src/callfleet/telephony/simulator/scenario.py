@@ -246,8 +246,39 @@ class ScenarioLibrary:
 
     @classmethod
     def default(cls) -> ScenarioLibrary:
-        """A fresh library holding the shipped scenarios (parsed once)."""
-        return cls(list(_shipped()))
+        """A fresh library holding the shipped scenarios (parsed once) and those
+        registered in this process."""
+        return cls([*_shipped(), *_registered.values()])
+
+
+_registered: dict[str, Scenario] = {}
+
+
+def register_scenarios(scenarios: list[Scenario]) -> None:
+    """Make scenarios known to every library made by ``ScenarioLibrary.default``
+    in this process (e.g. recorded conversations loaded at start-up)."""
+    for scenario in scenarios:
+        _registered[scenario.name] = scenario
+
+
+def load_scenario_paths(paths: list[str]) -> int:
+    """Register the scenarios of YAML files or folders and MultiDoGO ``.tsv``
+    files; returns how many were registered."""
+    from callfleet.telephony.simulator.multidogo import load_multidogo
+
+    loaded: list[Scenario] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            loaded.extend(load_scenario_dir(path))
+        elif path.suffix == ".tsv":
+            loaded.extend(load_multidogo(path))
+        elif path.is_file():
+            loaded.append(load_scenario_file(path))
+        else:
+            raise ScenarioError(f"no scenario file or folder at {path}")
+    register_scenarios(loaded)
+    return len(loaded)
 
 
 _lock = threading.Lock()
