@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from callfleet import phones
 from callfleet.api.deps import AuthDep, ConfigDep, SessionDep, not_found
-from callfleet.api.pagination import page_meta
+from callfleet.api.pagination import UntilDate, page_meta
 from callfleet.calls import repository, service
 from callfleet.calls.schemas import CallLogExportInformation, CallLogExportPaginated
 
@@ -41,7 +41,7 @@ async def list_call_logs(
         datetime | None, Query(description="Filter logs from this date.")
     ] = None,
     to_date: Annotated[
-        datetime | None, Query(description="Filter logs until this date.")
+        UntilDate, Query(description="Filter logs until this date.")
     ] = None,
     campaign_id: Annotated[
         str | None, Query(description="Filter logs by campaign ID.", max_length=200)

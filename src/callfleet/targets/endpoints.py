@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from callfleet.api.deps import AuthDep, ClockDep, ConfigDep, SessionDep
-from callfleet.api.pagination import page_meta
+from callfleet.api.pagination import UntilDate, page_meta
 from callfleet.campaigns import service as campaigns_service
 from callfleet.targets import repository, service
 from callfleet.targets.schemas import (
@@ -34,6 +34,7 @@ Limit = Annotated[
     int, Query(ge=1, le=100, description="The number of targets per page.")
 ]
 DateFilter = Annotated[datetime | None, Query(examples=["2024-01-01"])]
+DateUntil = Annotated[UntilDate, Query(examples=["2024-01-01"])]
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -144,9 +145,9 @@ async def get_campaign_targets(
     limit: Limit = 10,
     status: TargetStatus | None = None,
     from_date: DateFilter = None,
-    to_date: DateFilter = None,
+    to_date: DateUntil = None,
     from_last_call_date: DateFilter = None,
-    to_last_call_date: DateFilter = None,
+    to_last_call_date: DateUntil = None,
 ) -> PaginatedTargets:
     campaign = await campaigns_service.get(session, auth.organization_id, campaign_id)
     return await _list(
@@ -178,9 +179,9 @@ async def get_patient_campaign_targets(
     limit: Limit = 10,
     status: TargetStatus | None = None,
     from_date: DateFilter = None,
-    to_date: DateFilter = None,
+    to_date: DateUntil = None,
     from_last_call_date: DateFilter = None,
-    to_last_call_date: DateFilter = None,
+    to_last_call_date: DateUntil = None,
 ) -> PaginatedTargets:
     """The campaign's targets in the patient view (same keys; ``patient`` holds
     the linked patient)."""
@@ -235,9 +236,9 @@ async def list_targets(
     limit: Limit = 10,
     status: TargetStatus | None = None,
     from_date: DateFilter = None,
-    to_date: DateFilter = None,
+    to_date: DateUntil = None,
     from_last_call_date: DateFilter = None,
-    to_last_call_date: DateFilter = None,
+    to_last_call_date: DateUntil = None,
 ) -> PaginatedTargets:
     """Targets of the organization, optionally of one campaign."""
     if campaign_id is not None:
