@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -151,6 +152,169 @@ def keys_create(
             await engine.dispose()
 
     typer.echo(asyncio.run(create()))
+
+
+@app.command()
+def demo(
+    database_url: DatabaseUrl = None,
+    out: Annotated[
+        Path, typer.Option(help="Where results.json and results.csv are written.")
+    ] = Path("demo-results"),
+    data: Annotated[
+        str | None,
+        typer.Option(
+            help="MultiDoGO conversations (.tsv). Default: "
+            "../shared/data/multidogo/insurance-dev.tsv, else a small shipped set."
+        ),
+    ] = None,
+    time_scale: Annotated[
+        float,
+        typer.Option(help="Simulated seconds per real second factor; 0 is instant."),
+    ] = 0.01,
+    limit: Annotated[
+        int | None, typer.Option(help="Use only the first N conversations.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the simulation.")] = 7,
+    port: Annotated[
+        int | None, typer.Option(help="Port of the embedded server.")
+    ] = None,
+    keep_serving: Annotated[
+        bool, typer.Option(help="Keep the server running after the summary.")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option(help="Give up after this many seconds.")
+    ] = 600,
+) -> None:
+    """Run a ready-made insurance claim-status campaign end to end on a fresh
+    database: simulated calls, analysis, signed webhooks, a summary and results."""
+    import tempfile
+
+    from rich.console import Console
+
+    from callfleet.demo import campaign as demo_campaign
+    from callfleet.demo.runner import CampaignRunError, run_campaign
+    from callfleet.embedded import free_port
+    from callfleet.telephony.simulator.scenario import register_scenarios
+
+    console = Console()
+    try:
+        path, real = demo_campaign.find_conversations(data)
+    except FileNotFoundError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--data") from exc
+    conversations = demo_campaign.load_conversations(path)[: limit or None]
+    register_scenarios(conversations)
+    console.print(
+        f"Conversations: {len(conversations)} from {path}"
+        + (
+            ""
+            if real
+            else " (the shipped sample; the MultiDoGO data set was not found)"
+        )
+    )
+    workdir = Path(tempfile.mkdtemp(prefix="callfleet-demo-"))
+    config = _config(
+        database_url or f"sqlite+aiosqlite:///{workdir / 'demo.db'}",
+        port=port or free_port(),
+        webhook_allow_private=True,
+        worker_poll_interval_s=0.05,
+    )
+    targets = demo_campaign.build_targets(conversations, seed)
+    try:
+        asyncio.run(
+            run_campaign(
+                config,
+                campaign=lambda url: demo_campaign.campaign_settings(
+                    url, time_scale=time_scale, seed=seed
+                ),
+                targets=targets,
+                out=out,
+                console=console,
+                timeout_s=timeout,
+                keep_serving=keep_serving,
+                with_receiver=True,
+            )
+        )
+    except CampaignRunError as exc:
+        console.print(f"[red]demo failed:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+@app.command()
+def run(
+    campaign: Annotated[
+        Path, typer.Option("--campaign", help="Campaign settings, YAML or JSON.")
+    ],
+    targets: Annotated[
+        Path,
+        typer.Option(
+            "--targets",
+            help="Targets: CSV (phone_number, optional id, external_id, timezone; "
+            "other columns go into input_data) or JSON in the API's target shape.",
+        ),
+    ],
+    database_url: DatabaseUrl = None,
+    out: Annotated[Path, typer.Option(help="Where results are written.")] = Path(
+        "results"
+    ),
+    skip_invalid: Annotated[
+        bool, typer.Option(help="Leave out bad rows instead of stopping.")
+    ] = False,
+    port: Annotated[
+        int | None, typer.Option(help="Port of the embedded server.")
+    ] = None,
+    keep_serving: Annotated[
+        bool, typer.Option(help="Keep the server running after the summary.")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option(help="Give up after this many seconds.")
+    ] = 3600,
+) -> None:
+    """Run your own campaign from files on the embedded server, to the end."""
+    from rich.console import Console
+
+    from callfleet.demo.files import InputFileError, read_campaign, read_targets
+    from callfleet.demo.runner import CampaignRunError, run_campaign
+    from callfleet.embedded import free_port
+
+    console = Console()
+    config = _config(database_url, port=port or free_port())
+    try:
+        body, settings = read_campaign(campaign)
+        loaded = read_targets(targets, settings, config.default_region)
+    except InputFileError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    if loaded.problems:
+        for problem in loaded.problems:
+            console.print(f"[red]{problem}[/red]")
+        if not skip_invalid:
+            console.print(
+                f"{len(loaded.problems)} bad row(s); nothing was launched. Fix them, "
+                "or pass --skip-invalid to leave them out."
+            )
+            raise typer.Exit(2)
+        console.print(f"Leaving out {len(loaded.problems)} bad row(s).")
+    good = [t for i, t in enumerate(loaded.targets) if i not in loaded.bad_indexes]
+    if not good:
+        console.print("[red]no valid targets to call[/red]")
+        raise typer.Exit(2)
+    try:
+        asyncio.run(
+            run_campaign(
+                config,
+                campaign=body,
+                targets=good,
+                out=out,
+                console=console,
+                timeout_s=timeout,
+                keep_serving=keep_serving,
+            )
+        )
+    except CampaignRunError as exc:
+        console.print(f"[red]run failed:[/red] {exc}")
+        raise typer.Exit(1) from exc
 
 
 def main() -> None:

@@ -513,3 +513,22 @@ async def responses(
 ) -> list[CampaignTargetResponse]:
     ids = await repository.call_log_ids(session, [t.id for t in targets])
     return [to_response(t, base_url, ids.get(t.id, [])) for t in targets]
+
+
+def validate_targets(
+    raw_targets: list[Any],
+    settings: CampaignSettings,
+    default_region: str,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The errors ingest would report for these targets, without a database:
+    lets a client check a whole file before anything is created."""
+    campaign = Campaign(id="", organization_id="", settings={})
+    region = settings.phone_region or default_region
+    errors: list[dict[str, Any]] = []
+    for index, raw in enumerate(raw_targets):
+        _prepare(
+            index, raw, campaign=campaign, settings=settings, region=region, now=now,
+            errors=errors,
+        )
+    return errors

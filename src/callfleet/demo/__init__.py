@@ -1,0 +1,1 @@
+"""``callfleet demo`` and ``callfleet run``: a whole campaign end to end."""
