@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -41,7 +44,26 @@ class TooLarge(DomainError):
     status_code = 413
 
 
+def _json_safe(value: Any) -> Any:
+    """JSON has no NaN or Infinity, but Python's parser reads them (and 1e999),
+    and 422 errors echo the input back."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {key: _json_safe(inner) for key, inner in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(inner) for inner in value]
+    return value
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(
+        _request: Request, exc: RequestValidationError
+    ) -> JSONResponse:
+        detail = _json_safe(jsonable_encoder(exc.errors()))
+        return JSONResponse({"detail": detail}, status_code=422)
+
     @app.exception_handler(DomainError)
     async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
