@@ -83,7 +83,11 @@ def test_wrong_types_and_unknown_enums(tenant, ids):
     cases = [
         ("POST", f"/api/v1/campaigns/{cid}/targets", {"targets": {"a": 1}}),
         ("POST", f"/api/v1/campaigns/{cid}/targets", {"targets": [1, "x", None]}),
-        ("POST", f"/api/v1/campaigns/{cid}/targets", {"targets": [], "launch": "maybe"}),
+        (
+            "POST",
+            f"/api/v1/campaigns/{cid}/targets",
+            {"targets": [], "launch": "maybe"},
+        ),
         (
             "POST",
             f"/api/v1/campaigns/{cid}/targets",
