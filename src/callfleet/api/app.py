@@ -20,7 +20,9 @@ from callfleet.campaigns.endpoints import router as campaigns_router
 from callfleet.clock import Clock, SystemClock
 from callfleet.config import Config
 from callfleet.db.engine import create_engine, create_sessionmaker
+from callfleet.notifications.endpoints import install as install_notifications
 from callfleet.organizations.endpoints import router as api_keys_router
+from callfleet.suppressions.endpoints import router as suppressions_router
 from callfleet.targets.endpoints import campaign_router as campaign_targets_router
 from callfleet.targets.endpoints import router as targets_router
 from callfleet.targets.schemas import TargetInput
@@ -96,8 +98,10 @@ def create_app(
         call_logs_router,
         live_calls_router,
         api_keys_router,
+        suppressions_router,
     ):
         app.include_router(router)
+    install_notifications(app)
     app.add_middleware(BodySizeLimit, max_bytes=config.max_body_bytes)
     _install_openapi(app)
     return app

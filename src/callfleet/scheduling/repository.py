@@ -1,0 +1,241 @@
+"""All SQL of the execution engine: claiming, leases, sweeping, completion."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import Select, and_, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callfleet.campaigns.schemas import CampaignStatus
+from callfleet.db.models import CallLog, Campaign, Suppression, Target
+from callfleet.targets.status import FINAL_STATUSES, TargetStatus
+
+# Every status a target can be in before it is final; listed (not negated) so that
+# the lookups are index seeks on (campaign_id, status, ...).
+OPEN_STATUSES = tuple(s.value for s in TargetStatus if s not in FINAL_STATUSES)
+
+
+async def due_campaign_ids(session: AsyncSession, now: datetime) -> list[str]:
+    """Active campaigns with at least one target due now."""
+    due = exists().where(
+        Target.campaign_id == Campaign.id,
+        Target.status == TargetStatus.SCHEDULED.value,
+        Target.next_attempt_at <= now,
+    )
+    rows = await session.scalars(
+        select(Campaign.id).where(Campaign.status == CampaignStatus.ACTIVE.value, due)
+    )
+    return list(rows)
+
+
+async def lock_active_campaign(
+    session: AsyncSession, campaign_id: str
+) -> Campaign | None:
+    """The campaign, locked for this claim; None when it is not active or another
+    worker is claiming for it right now."""
+    return await session.scalar(
+        select(Campaign)
+        .where(
+            Campaign.id == campaign_id,
+            Campaign.status == CampaignStatus.ACTIVE.value,
+        )
+        .with_for_update(skip_locked=True)
+    )
+
+
+async def open_call_count(session: AsyncSession, campaign_id: str) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(CallLog)
+        .where(CallLog.campaign_id == campaign_id, CallLog.completed_at.is_(None))
+    )
+    return int(count or 0)
+
+
+async def dials_since(
+    session: AsyncSession, campaign_id: str, since: datetime
+) -> dict[str, int]:
+    """Attempts started at or after ``since``, by caller id."""
+    rows = await session.execute(
+        select(CallLog.from_number, func.count())
+        .where(CallLog.campaign_id == campaign_id, CallLog.created_at >= since)
+        .group_by(CallLog.from_number)
+    )
+    return {number: int(count) for number, count in rows}
+
+
+def claim_query(campaign_id: str, now: datetime, limit: int) -> Select[tuple[Target]]:
+    """Due targets of one campaign, oldest first, skipping rows that another
+    worker has locked. Served by ix_targets_campaign_status_due."""
+    return (
+        select(Target)
+        .where(
+            Target.campaign_id == campaign_id,
+            Target.status == TargetStatus.SCHEDULED.value,
+            Target.next_attempt_at <= now,
+        )
+        .order_by(Target.next_attempt_at, Target.queue_rank)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
+async def due_targets(
+    session: AsyncSession, campaign_id: str, now: datetime, limit: int
+) -> list[Target]:
+    return list(await session.scalars(claim_query(campaign_id, now, limit)))
+
+
+async def suppressed_numbers(
+    session: AsyncSession, organization_id: str, numbers: Iterable[str]
+) -> set[str]:
+    numbers = sorted(set(numbers))
+    if not numbers:
+        return set()
+    rows = await session.scalars(
+        select(Suppression.phone_number).where(
+            Suppression.organization_id == organization_id,
+            Suppression.phone_number.in_(numbers),
+        )
+    )
+    return set(rows)
+
+
+async def get_campaign(session: AsyncSession, campaign_id: str) -> Campaign | None:
+    return await session.get(Campaign, campaign_id)
+
+
+async def lock_target(session: AsyncSession, target_id: str) -> Target | None:
+    return await session.scalar(
+        select(Target).where(Target.id == target_id).with_for_update()
+    )
+
+
+async def lock_call_log(session: AsyncSession, call_log_id: int) -> CallLog | None:
+    return await session.scalar(
+        select(CallLog).where(CallLog.id == call_log_id).with_for_update()
+    )
+
+
+async def mark_answered(
+    session: AsyncSession,
+    call_log_id: int,
+    *,
+    at: datetime,
+    provider_call_id: str | None,
+    live_data: dict[str, object],
+) -> None:
+    await session.execute(
+        update(CallLog)
+        .where(CallLog.id == call_log_id, CallLog.completed_at.is_(None))
+        .values(
+            state="in_progress",
+            answered_at=at,
+            provider_call_id=provider_call_id,
+            live_data=live_data,
+        )
+    )
+
+
+async def mark_post_processing(
+    session: AsyncSession, call_log_id: int, target_id: str, *, at: datetime
+) -> None:
+    await session.execute(
+        update(CallLog)
+        .where(CallLog.id == call_log_id, CallLog.completed_at.is_(None))
+        .values(state="post_processing", ended_at=at)
+    )
+    await session.execute(
+        update(Target)
+        .where(Target.id == target_id, Target.status == TargetStatus.IN_PROGRESS.value)
+        .values(status=TargetStatus.POST_PROCESSING.value, updated_at=at)
+    )
+
+
+async def renew_leases(
+    session: AsyncSession,
+    worker_id: str,
+    call_log_ids: Sequence[int],
+    *,
+    now: datetime,
+    until: datetime,
+) -> set[int]:
+    """Extend the leases this worker still holds; returns the ids renewed."""
+    if not call_log_ids:
+        return set()
+    rows = await session.scalars(
+        update(CallLog)
+        .where(
+            CallLog.id.in_(list(call_log_ids)),
+            CallLog.worker_id == worker_id,
+            CallLog.completed_at.is_(None),
+        )
+        .values(lease_expires_at=until, heartbeat_at=now)
+        .returning(CallLog.id)
+    )
+    return set(rows)
+
+
+async def expired_leases(
+    session: AsyncSession, now: datetime, limit: int
+) -> list[CallLog]:
+    """Open attempts whose worker stopped renewing their lease."""
+    return list(
+        await session.scalars(
+            select(CallLog)
+            .where(CallLog.completed_at.is_(None), CallLog.lease_expires_at < now)
+            .order_by(CallLog.lease_expires_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
+async def open_calls_started_before(
+    session: AsyncSession, before: datetime, limit: int
+) -> list[CallLog]:
+    """Open attempts older than ``before``, whatever their lease says."""
+    return list(
+        await session.scalars(
+            select(CallLog)
+            .where(CallLog.completed_at.is_(None), CallLog.created_at < before)
+            .order_by(CallLog.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
+async def has_open_targets(session: AsyncSession, campaign_id: str) -> bool:
+    found = await session.scalar(
+        select(Target.id)
+        .where(Target.campaign_id == campaign_id, Target.status.in_(OPEN_STATUSES))
+        .limit(1)
+    )
+    return found is not None
+
+
+async def lock_campaign(session: AsyncSession, campaign_id: str) -> Campaign | None:
+    return await session.scalar(
+        select(Campaign).where(Campaign.id == campaign_id).with_for_update()
+    )
+
+
+async def completable_campaign_ids(session: AsyncSession) -> list[str]:
+    """Active or paused campaigns that have targets, all of them final."""
+    any_target = exists().where(Target.campaign_id == Campaign.id)
+    open_target = exists().where(
+        and_(Target.campaign_id == Campaign.id, Target.status.in_(OPEN_STATUSES))
+    )
+    rows = await session.scalars(
+        select(Campaign.id).where(
+            Campaign.status.in_(
+                [CampaignStatus.ACTIVE.value, CampaignStatus.PAUSED.value]
+            ),
+            any_target,
+            ~open_target,
+        )
+    )
+    return list(rows)
