@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -34,8 +34,54 @@ TARGET_FINISHED = "campaign_target_finished"
 CAMPAIGN_FINISHED = "campaign_finished"
 TEST_EVENT = "test"
 
+# A failing delivery is retried for about a day after it was queued.
+RETRY_WINDOW = timedelta(hours=24)
+
 EVENT_ID_PREFIX = "msg_"
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+# Key order of each payload as sent. PostgreSQL's JSONB does not keep the order
+# of stored keys, so it is restored from these when a payload is encoded.
+PAYLOAD_KEYS = {
+    TARGET_FINISHED: (
+        "campaign_id",
+        "call_log_id",
+        "target_id",
+        "attempt",
+        "max_attempts",
+        "next_attempt_scheduled",
+        "event",
+        "event_id",
+        "status",
+        "category",
+        "subcategory",
+        "resolution",
+        "outcome",
+        "organization_id",
+        "external_id",
+        "timestamp",
+    ),
+    CAMPAIGN_FINISHED: (
+        "campaign_id",
+        "organization_id",
+        "event",
+        "event_id",
+        "status",
+        "completed_at",
+        "targets",
+        "timestamp",
+    ),
+    TEST_EVENT: ("campaign_id", "organization_id", "event", "event_id", "timestamp"),
+}
+
+
+def ordered(event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload with its keys in their documented order."""
+    keys = PAYLOAD_KEYS.get(event_type, ())
+    result = {key: payload[key] for key in keys if key in payload}
+    result.update((key, payload[key]) for key in sorted(payload) if key not in result)
+    return result
 
 
 def new_event_id(now: datetime | None = None) -> str:
@@ -184,6 +230,8 @@ async def emit_test(
         payload=payload,
         now=now,
         endpoints=list(endpoints),
+        # A test is a single attempt: its result is what the caller wants to see.
+        retry_window=timedelta(0),
     )
 
 
@@ -199,6 +247,7 @@ async def _write(
     payload: dict[str, Any],
     now: datetime,
     endpoints: list[WebhookEndpoint] | None = None,
+    retry_window: timedelta = RETRY_WINDOW,
 ) -> WebhookEvent:
     if endpoints is None:
         candidates = await session.scalars(
@@ -220,7 +269,7 @@ async def _write(
     session.add(event)
     # No relationship links the two mappers, so the event goes in first for the
     # deliveries' foreign key.
-    await session.flush([event])
+    await session.flush()
 
     # The sequence orders one target's deliveries to one endpoint; the engine
     # changes a target in one transaction at a time, so max + 1 does not race.
@@ -245,6 +294,7 @@ async def _write(
                 status="pending",
                 attempts=0,
                 next_attempt_at=now,
+                retry_until=now + retry_window,
                 created_at=now,
                 updated_at=now,
             )

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callfleet.campaigns.settings import NotificationSettings
 from callfleet.db.models import Campaign, WebhookEndpoint
+from callfleet.notifications import url_safety
 
 SECRET_PREFIX = "whsec_"
 ROTATION_GRACE = timedelta(hours=24)
@@ -53,9 +54,19 @@ async def sync_endpoints(
     campaign: Campaign,
     notifications: NotificationSettings,
     now: datetime,
+    *,
+    allow_private: bool | None = None,
 ) -> dict[str, str]:
     """Create, update and remove the campaign's endpoints to match the settings.
-    Returns ``{url: secret}`` for every secret created or changed here."""
+    Returns ``{url: secret}`` for every secret created or changed here.
+
+    Raises ``ValueError`` naming the URL when a webhook URL points to a private
+    or reserved address (unless ``allow_private``, which defaults to the
+    configuration's ``webhook_allow_private``)."""
+    if allow_private is None:
+        allow_private = url_safety.private_allowed()
+    for webhook in notifications.webhooks:
+        await url_safety.check_on_save(webhook.url, allow_private=allow_private)
     existing = {
         endpoint.url: endpoint
         for endpoint in await list_endpoints(session, campaign.id)
@@ -97,6 +108,13 @@ async def sync_endpoints(
         )
     await session.flush()
     return revealed
+
+
+def rotate_secret(endpoint: WebhookEndpoint, now: datetime) -> str:
+    """Give the endpoint a freshly generated secret and return it (once)."""
+    secret = generate_secret()
+    rotate(endpoint, secret, now)
+    return secret
 
 
 def rotate(endpoint: WebhookEndpoint, new_secret: str, now: datetime) -> None:
