@@ -110,7 +110,12 @@ def server(database_url: str) -> Iterator[ServerThread]:
     from callfleet.api.app import create_app
 
     port = free_port()
-    config = Config(database_url=database_url, port=port, max_body_bytes=8 * 1024 * 1024)
+    config = Config(
+        database_url=database_url,
+        port=port,
+        max_body_bytes=8 * 1024 * 1024,
+        webhook_allow_private=True,
+    )
     with ServerThread(create_app(config), port) as running:
         yield running
 
