@@ -187,7 +187,32 @@ def test_odd_ids_in_paths_answer_404_or_422(tenant, ids, odd):
     assert response.status_code == 200
 
 
-def test_odd_strings_in_target_content_are_kept_or_refused(tenant, ids):
+def test_nul_characters_are_refused_where_they_are(tenant, ids):
+    cid, tid = ids
+    response = tenant.client.post(
+        f"/api/v1/campaigns/{cid}/targets",
+        json={
+            "targets": [
+                {"phone_number": phone(2), "external_id": "a\u0000b"},
+                {"phone_number": phone(3), "input_data": {"k": ["x", "\u0000"]}},
+                {"phone_number": phone(4), "input_data": {"\\u0000": "kept"}},
+            ]
+        },
+    )
+    assert response.status_code == 422
+    assert [e["loc"] for e in response.json()["detail"]] == [
+        ["body", "targets", 0, "external_id"],
+        ["body", "targets", 1, "input_data", "k", 1],
+    ]
+    response = tenant.client.patch(
+        f"/api/v1/targets/{tid}", json={"input_data": {"note": "\u0000"}}
+    )
+    _assert_error_shape(response)
+    response = tenant.client.get("/api/v1/targets", params={"campaign_id": "\x00"})
+    assert response.status_code == 422
+
+
+def test_odd_strings_in_target_content_are_kept(tenant, ids):
     cid, _ = ids
     response = tenant.client.post(
         f"/api/v1/campaigns/{cid}/targets",
@@ -195,13 +220,17 @@ def test_odd_strings_in_target_content_are_kept_or_refused(tenant, ids):
             "targets": [
                 {
                     "phone_number": phone(2),
-                    "external_id": "\u0000ü🙂",
-                    "input_data": {"\u0000": "\u0000", "n": HUGE, "deep": [[[[{}]]]]},
+                    "external_id": "ü🙂' OR 1=1; --",
+                    "input_data": {"漢字": "🙂", "n": HUGE, "deep": [[[[{}]]]]},
                 }
             ]
         },
     )
-    _assert_error_shape(response)
+    assert response.status_code == 200, response.text
+    target_id = response.json()["target_ids"][0]
+    stored = tenant.client.get(f"/api/v1/targets/{target_id}").json()
+    assert stored["external_id"] == "ü🙂' OR 1=1; --"
+    assert stored["input_data"] == {"漢字": "🙂", "n": HUGE, "deep": [[[[{}]]]]}
 
 
 def test_oversize_bodies_are_413_with_or_without_length(make_server, tenant):

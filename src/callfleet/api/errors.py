@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = structlog.get_logger()
@@ -68,10 +69,63 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        # Text PostgreSQL cannot store (a NUL character) is the client's
+        # mistake; anything else the database refuses is ours.
+        if _sqlstate(exc) in _UNSTORABLE_TEXT:
+            detail = [
+                {
+                    "loc": ["body"],
+                    "msg": "text may not contain NUL characters",
+                    "type": "value_error",
+                }
+            ]
+            return JSONResponse({"detail": detail}, status_code=422)
+        log.exception("api.database_error", path=request.url.path)
+        return JSONResponse({"detail": "internal server error"}, status_code=500)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("api.unhandled_error", path=request.url.path)
         return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+# character_not_in_repertoire, untranslatable_character
+_UNSTORABLE_TEXT = {"22021", "22P05"}
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    original = exc.orig
+    return getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+
+
+class RejectNul:
+    """Refuses NUL characters in the path or query string with 422: no id or
+    filter holds one, and PostgreSQL cannot even compare against one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query = scope.get("query_string", b"").lower()
+            if "\x00" in scope.get("path", "") or b"%00" in query or b"\x00" in query:
+                response = JSONResponse(
+                    {
+                        "detail": [
+                            {
+                                "loc": ["path" if "\x00" in scope["path"] else "query"],
+                                "msg": "NUL characters are not allowed in URLs",
+                                "type": "value_error",
+                            }
+                        ]
+                    },
+                    status_code=422,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class BodySizeLimit:

@@ -44,9 +44,32 @@ def _error(loc: list[Any], msg: str, kind: str = "value_error") -> dict[str, Any
     return {"loc": loc, "msg": msg, "type": kind}
 
 
+def _canonical(values: dict[str, Any]) -> str:
+    return json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def content_hash(values: dict[str, Any]) -> str:
-    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_canonical(values).encode()).hexdigest()
+
+
+def _nul_path(value: Any, path: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+    """Where a NUL character hides in ``value`` (PostgreSQL text and JSON
+    cannot store one), or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if "\x00" in str(key):
+                return (*path, key)
+            found = _nul_path(inner, (*path, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            found = _nul_path(inner, (*path, index))
+            if found is not None:
+                return found
+    return None
 
 
 def is_uuid4(value: str) -> bool:
@@ -148,6 +171,13 @@ def _prepare(
         "patient": patient,
         "pre_call_data": item.pre_call_data,
     }
+    canonical = _canonical(content)
+    # The escaped form shows up in the canonical JSON; only then look closer.
+    if "\\u0000" in canonical:
+        where = _nul_path(content)
+        if where is not None:
+            errors.append(_error([*loc, *where], "text may not contain NUL characters"))
+            return None
     row = {
         **content,
         "id": target_id,
@@ -157,7 +187,7 @@ def _prepare(
         if explicit_zone
         else list(phones.time_zones(phone)),
         "output_data": {},
-        "content_hash": content_hash(content),
+        "content_hash": hashlib.sha256(canonical.encode()).hexdigest(),
         "status": TargetStatus.PENDING.value,
         "attempt": 0,
         "max_attempts": settings.retry_policy.max_attempts,
@@ -528,7 +558,12 @@ def validate_targets(
     errors: list[dict[str, Any]] = []
     for index, raw in enumerate(raw_targets):
         _prepare(
-            index, raw, campaign=campaign, settings=settings, region=region, now=now,
+            index,
+            raw,
+            campaign=campaign,
+            settings=settings,
+            region=region,
+            now=now,
             errors=errors,
         )
     return errors
