@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,10 +58,10 @@ async def open_call_count(session: AsyncSession, campaign_id: str) -> int:
 async def dials_since(
     session: AsyncSession, campaign_id: str, since: datetime
 ) -> dict[str, int]:
-    """Attempts started at or after ``since``, by caller id."""
+    """Attempts started after ``since``, by caller id."""
     rows = await session.execute(
         select(CallLog.from_number, func.count())
-        .where(CallLog.campaign_id == campaign_id, CallLog.created_at >= since)
+        .where(CallLog.campaign_id == campaign_id, CallLog.created_at > since)
         .group_by(CallLog.from_number)
     )
     return {number: int(count) for number, count in rows}
@@ -178,14 +179,25 @@ async def renew_leases(
     return set(rows)
 
 
+def _in_campaigns(campaign_ids: Sequence[str] | None) -> list[Any]:
+    return [] if campaign_ids is None else [CallLog.campaign_id.in_(campaign_ids)]
+
+
 async def expired_leases(
-    session: AsyncSession, now: datetime, limit: int
+    session: AsyncSession,
+    now: datetime,
+    limit: int,
+    campaign_ids: Sequence[str] | None = None,
 ) -> list[CallLog]:
     """Open attempts whose worker stopped renewing their lease."""
     return list(
         await session.scalars(
             select(CallLog)
-            .where(CallLog.completed_at.is_(None), CallLog.lease_expires_at < now)
+            .where(
+                CallLog.completed_at.is_(None),
+                CallLog.lease_expires_at < now,
+                *_in_campaigns(campaign_ids),
+            )
             .order_by(CallLog.lease_expires_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -194,13 +206,20 @@ async def expired_leases(
 
 
 async def open_calls_started_before(
-    session: AsyncSession, before: datetime, limit: int
+    session: AsyncSession,
+    before: datetime,
+    limit: int,
+    campaign_ids: Sequence[str] | None = None,
 ) -> list[CallLog]:
     """Open attempts older than ``before``, whatever their lease says."""
     return list(
         await session.scalars(
             select(CallLog)
-            .where(CallLog.completed_at.is_(None), CallLog.created_at < before)
+            .where(
+                CallLog.completed_at.is_(None),
+                CallLog.created_at < before,
+                *_in_campaigns(campaign_ids),
+            )
             .order_by(CallLog.created_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -223,7 +242,9 @@ async def lock_campaign(session: AsyncSession, campaign_id: str) -> Campaign | N
     )
 
 
-async def completable_campaign_ids(session: AsyncSession) -> list[str]:
+async def completable_campaign_ids(
+    session: AsyncSession, campaign_ids: Sequence[str] | None = None
+) -> list[str]:
     """Active or paused campaigns that have targets, all of them final."""
     any_target = exists().where(Target.campaign_id == Campaign.id)
     open_target = exists().where(
@@ -236,6 +257,7 @@ async def completable_campaign_ids(session: AsyncSession) -> list[str]:
             ),
             any_target,
             ~open_target,
+            *([] if campaign_ids is None else [Campaign.id.in_(campaign_ids)]),
         )
     )
     return list(rows)

@@ -10,7 +10,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callfleet.agent.brains import create_brain
+from callfleet.agent.brains import AgentBrain, create_brain
 from callfleet.agent.context import AgentContext
 from callfleet.agent.runtime import run_conversation
 from callfleet.analysis.pipeline import Analysis, analyze_async
@@ -45,6 +45,8 @@ DURATION_MARGIN_S = 60.0
 
 ProviderFactory = Callable[[CampaignSettings], TelephonyProvider]
 LLMFactory = Callable[[CampaignSettings], LLMClient | None]
+BrainFactory = Callable[..., AgentBrain]
+"""Called as ``factory(context, llm_client=...)``, like ``create_brain``."""
 
 
 class ProviderCache:
@@ -123,6 +125,7 @@ class CallRunner:
         provider_factory: ProviderFactory,
         settings_cache: SettingsCache,
         llm_factory: LLMFactory = default_llm,
+        brain_factory: BrainFactory = create_brain,
         margin_s: float = DURATION_MARGIN_S,
     ) -> None:
         self.sessionmaker = sessionmaker
@@ -130,6 +133,7 @@ class CallRunner:
         self.provider_factory = provider_factory
         self.settings_cache = settings_cache
         self.llm_factory = llm_factory
+        self.brain_factory = brain_factory
         self.margin_s = margin_s
 
     async def run(self, claim: Claim) -> NextStep | None:
@@ -236,7 +240,7 @@ class CallRunner:
         )
         llm = self.llm_factory(settings)
         try:
-            brain = create_brain(context, llm_client=llm)
+            brain = self.brain_factory(context, llm_client=llm)
             result = await run_conversation(observed, context, brain, clock=self.clock)
             if llm is not None:
                 async with transaction(self.sessionmaker) as db:

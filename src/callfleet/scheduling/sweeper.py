@@ -41,17 +41,21 @@ class Sweeper:
         *,
         settings_cache: SettingsCache,
         margin_s: float,
+        campaign_ids: list[str] | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.settings_cache = settings_cache
         self.margin_s = margin_s
+        self.campaign_ids = campaign_ids
 
     async def sweep(self, now: datetime) -> SweepStats:
         stats = SweepStats()
         finished_campaigns: set[str] = set()
 
         async with transaction(self.sessionmaker) as session:
-            for call_log in await repository.expired_leases(session, now, _BATCH):
+            for call_log in await repository.expired_leases(
+                session, now, _BATCH, self.campaign_ids
+            ):
                 log.warning(
                     "attempt.lease_expired",
                     campaign_id=call_log.campaign_id,
@@ -77,7 +81,7 @@ class Sweeper:
         oldest = now - timedelta(seconds=_MIN_DURATION_S + self.margin_s)
         async with transaction(self.sessionmaker) as session:
             for call_log in await repository.open_calls_started_before(
-                session, oldest, _BATCH
+                session, oldest, _BATCH, self.campaign_ids
             ):
                 campaign = await repository.get_campaign(session, call_log.campaign_id)
                 limit = self.margin_s + (
@@ -85,7 +89,7 @@ class Sweeper:
                     if campaign is not None
                     else 0
                 )
-                if call_log.created_at + timedelta(seconds=limit) > now:
+                if call_log.created_at + timedelta(seconds=limit) >= now:
                     continue
                 log.warning(
                     "attempt.overdue",
@@ -109,7 +113,7 @@ class Sweeper:
 
         async with self.sessionmaker() as session:
             finished_campaigns.update(
-                await repository.completable_campaign_ids(session)
+                await repository.completable_campaign_ids(session, self.campaign_ids)
             )
         for campaign_id in sorted(finished_campaigns):
             if await complete_campaign_if_done(self.sessionmaker, campaign_id, now):

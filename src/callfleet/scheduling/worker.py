@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callfleet.agent.brains import create_brain
 from callfleet.campaigns.settings import Disposition
 from callfleet.clock import Clock, SystemClock
 from callfleet.config import Config
@@ -27,6 +28,7 @@ from callfleet.scheduling.attempts import AttemptReport, SettingsCache
 from callfleet.scheduling.dispatcher import Claim, ClaimStats, Dispatcher
 from callfleet.scheduling.runner import (
     DURATION_MARGIN_S,
+    BrainFactory,
     CallRunner,
     LLMFactory,
     ProviderCache,
@@ -58,6 +60,7 @@ class Worker:
         clock: Clock,
         provider_factory: ProviderFactory | None = None,
         llm_factory: LLMFactory = default_llm,
+        brain_factory: BrainFactory = create_brain,
         worker_id: str | None = None,
         max_calls: int = DEFAULT_MAX_CALLS,
         campaign_ids: list[str] | None = None,
@@ -89,9 +92,13 @@ class Worker:
             provider_factory=self.providers,
             settings_cache=self.settings_cache,
             llm_factory=llm_factory,
+            brain_factory=brain_factory,
         )
         self.sweeper = Sweeper(
-            sessionmaker, settings_cache=self.settings_cache, margin_s=DURATION_MARGIN_S
+            sessionmaker,
+            settings_cache=self.settings_cache,
+            margin_s=DURATION_MARGIN_S,
+            campaign_ids=campaign_ids,
         )
         self.live: dict[int, tuple[Claim, asyncio.Task[Any]]] = {}
         self._wake = asyncio.Event()
