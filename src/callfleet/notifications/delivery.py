@@ -157,11 +157,15 @@ async def _route(
 
 
 async def _excerpt(response: httpx.Response) -> str:
+    """The start of the body; the rest is never read."""
     collected = b""
-    async for chunk in response.aiter_raw():
-        collected += chunk
-        if len(collected) >= EXCERPT_CHARS * 4:
-            break
+    if response.is_stream_consumed:  # already read by the transport
+        collected = response.content
+    else:
+        async for chunk in response.aiter_raw():
+            collected += chunk
+            if len(collected) >= EXCERPT_CHARS * 4:
+                break
     return collected.decode("utf-8", errors="replace")[:EXCERPT_CHARS]
 
 
