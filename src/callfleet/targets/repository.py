@@ -86,8 +86,13 @@ async def suppressed_numbers(
 
 
 async def insert_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    # The table, not the mapped class: a Core executemany skips the ORM's
+    # bulk-insert bookkeeping, which the rows (complete dicts) do not need.
+    table = Target.__table__
+    if rows and any(row.keys() != rows[0].keys() for row in rows):
+        raise ValueError("target rows for one insert must have the same keys")
     for chunk in _chunks(rows, 2000):
-        await session.execute(insert(Target), list(chunk))
+        await session.execute(insert(table), list(chunk))
 
 
 async def launch(

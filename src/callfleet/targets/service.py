@@ -103,13 +103,18 @@ class _Prepared:
 
 def _phone(
     value: str | TargetInputPhoneNumber, region: str
-) -> tuple[str, dict[str, Any] | None]:
+) -> tuple[str, tuple[str, ...], dict[str, Any] | None]:
+    """E.164, the zones the number may be in, and its operating hours."""
     if isinstance(value, TargetInputPhoneNumber):
         hours = value.operating_hours
-        return phones.normalize(value.value, region), (
-            hours.model_dump(mode="json") if hours is not None else None
+        e164, zones = phones.parse(value.value, region)
+        return (
+            e164,
+            zones,
+            (hours.model_dump(mode="json") if hours is not None else None),
         )
-    return phones.normalize(value, region), None
+    e164, zones = phones.parse(value, region)
+    return e164, zones, None
 
 
 def _prepare(
@@ -134,14 +139,14 @@ def _prepare(
         errors.append(_error([*loc, "id"], f"id {item.id!r} is not a version 4 UUID"))
         failed = True
     try:
-        phone, hours = _phone(item.phone_number, region)
+        phone, zones, hours = _phone(item.phone_number, region)
     except phones.InvalidPhoneNumber as exc:
         errors.append(_error([*loc, "phone_number"], str(exc), "phone_number"))
         failed = True
     fallback = fallback_hours = None
     if item.fallback_phone_number is not None:
         try:
-            fallback, fallback_hours = _phone(item.fallback_phone_number, region)
+            fallback, _, fallback_hours = _phone(item.fallback_phone_number, region)
         except phones.InvalidPhoneNumber as exc:
             errors.append(
                 _error([*loc, "fallback_phone_number"], str(exc), "phone_number")
@@ -183,9 +188,7 @@ def _prepare(
         "id": target_id,
         "organization_id": campaign.organization_id,
         "campaign_id": campaign.id,
-        "timezones": [explicit_zone]
-        if explicit_zone
-        else list(phones.time_zones(phone)),
+        "timezones": [explicit_zone] if explicit_zone else list(zones),
         "output_data": {},
         "content_hash": hashlib.sha256(canonical.encode()).hexdigest(),
         "status": TargetStatus.PENDING.value,
@@ -196,6 +199,12 @@ def _prepare(
         "cancel_requested": False,
         "execution_seconds": 0.0,
         "queue_rank": 0,
+        # Every row has the same keys: they are inserted as one executemany.
+        "category": None,
+        "outcome": None,
+        "finished_at": None,
+        "next_attempt_at": None,
+        "launched_at": None,
         "deadline_at": deadline_for(settings, now),
         "created_at": now,
         "updated_at": now,
