@@ -39,6 +39,9 @@ EXCERPT_CHARS = 1000
 BACKOFF_S = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800)
 MIN_DELAY_S = 1.0
 USER_AGENT = f"callfleet-webhooks/{__version__}"
+# How often a worker looks for leases that ran out (clock time).
+SWEEP_INTERVAL = timedelta(seconds=5)
+PREFETCH = 4
 
 
 def retry_delay(attempts: int, rng: random.Random | None = None) -> float:
@@ -207,14 +210,19 @@ class DeliveryWorker:
         self.max_in_flight = max_in_flight
         self.per_endpoint = per_endpoint
         self.poll_interval_s = poll_interval_s
-        # Long enough to cover a send that runs into its timeout, and recording.
-        self.lease = timedelta(seconds=timeout_s + 20)
+        # A worker leases up to PREFETCH times the sends it may have in flight,
+        # so the next ones are at hand when a send ends; the lease covers the
+        # wait for a turn, a send that runs into its timeout, and recording.
+        self.lease = timedelta(seconds=timeout_s * PREFETCH + 20)
         self._transport = transport
         self._skip_locked = sessionmaker.kw["bind"].dialect.name == "postgresql"
-        self._in_flight: dict[str, int] = defaultdict(int)
+        self._claimed: dict[str, int] = defaultdict(int)
+        self._gates: dict[str, asyncio.Semaphore] = {}
+        self._sending = asyncio.Semaphore(max_in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
         self._results: asyncio.Queue[AttemptResult] = asyncio.Queue()
         self._wake = asyncio.Event()
+        self._next_sweep: datetime | None = None
 
     def wake(self) -> None:
         """Look for work now instead of at the next poll."""
@@ -258,12 +266,14 @@ class DeliveryWorker:
         count = 0
         async with self._client() as client:
             while True:
-                jobs = await self._claim(self.max_in_flight)
+                jobs = await self._claim(self.max_in_flight * PREFETCH)
                 if not jobs:
                     return count
                 count += len(jobs)
+                for job in jobs:
+                    self._claimed[job.endpoint_id] += 1
                 outcomes = await asyncio.gather(
-                    *(self._attempt(client, job) for job in jobs)
+                    *(self._gated_attempt(client, job) for job in jobs)
                 )
                 async with self.sessionmaker() as session, session.begin():
                     await repository.record(session, outcomes)
@@ -285,46 +295,64 @@ class DeliveryWorker:
         if room <= 0:
             return []
         endpoint_room = {
-            endpoint: self.per_endpoint - busy
-            for endpoint, busy in self._in_flight.items()
+            endpoint: self.per_endpoint * PREFETCH - busy
+            for endpoint, busy in self._claimed.items()
             if busy
         }
+        now = self.clock.now()
         async with self.sessionmaker() as session, session.begin():
+            if self._next_sweep is None or now >= self._next_sweep:
+                released = await repository.release_expired(session, now)
+                if released:
+                    log.warning("webhooks.leases_expired", released=released)
+                self._next_sweep = now + SWEEP_INTERVAL
             return await repository.claim(
                 session,
-                now=self.clock.now(),
+                now=now,
                 worker_id=self.worker_id,
                 lease=self.lease,
                 room=room,
                 endpoint_room=endpoint_room,
-                per_endpoint=self.per_endpoint,
+                per_endpoint=self.per_endpoint * PREFETCH,
                 skip_locked=self._skip_locked,
                 new_token=lambda: f"{self.worker_id}/{uuid.uuid4().hex[:12]}",
             )
 
     async def _claim_and_start(self, client: httpx.AsyncClient) -> int:
         try:
-            jobs = await self._claim(self.max_in_flight - len(self._tasks))
+            jobs = await self._claim(self.max_in_flight * PREFETCH - len(self._tasks))
         except Exception:
             # A database hiccup must not end the loop; the next poll retries.
             log.exception("webhooks.claim_failed", worker_id=self.worker_id)
             await asyncio.sleep(self.poll_interval_s)
             return 0
         for job in jobs:
-            self._in_flight[job.endpoint_id] += 1
+            self._claimed[job.endpoint_id] += 1
             task = asyncio.create_task(self._send_one(client, job))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return len(jobs)
 
     async def _send_one(self, client: httpx.AsyncClient, job: ClaimedDelivery) -> None:
-        try:
-            result = await self._attempt(client, job)
-        finally:
-            self._in_flight[job.endpoint_id] -= 1
-            if not self._in_flight[job.endpoint_id]:
-                del self._in_flight[job.endpoint_id]
+        result = await self._gated_attempt(client, job)
         self._results.put_nowait(result)
+
+    async def _gated_attempt(
+        self, client: httpx.AsyncClient, job: ClaimedDelivery
+    ) -> AttemptResult:
+        """One send at a time per slot: ``per_endpoint`` for the endpoint and
+        ``max_in_flight`` over all."""
+        gate = self._gates.setdefault(
+            job.endpoint_id, asyncio.Semaphore(self.per_endpoint)
+        )
+        try:
+            async with gate, self._sending:
+                return await self._attempt(client, job)
+        finally:
+            self._claimed[job.endpoint_id] -= 1
+            if not self._claimed[job.endpoint_id]:
+                del self._claimed[job.endpoint_id]
+                self._gates.pop(job.endpoint_id, None)
 
     async def _attempt(
         self, client: httpx.AsyncClient, job: ClaimedDelivery
@@ -350,7 +378,8 @@ class DeliveryWorker:
             if outcome.succeeded
             else next_attempt(attempts, self.clock.now(), job.retry_until)
         )
-        log_method = log.info if outcome.succeeded else log.warning
+        # Successes are the bulk at volume and live in the attempts table.
+        log_method = log.debug if outcome.succeeded else log.warning
         log_method(
             "webhook.attempted",
             event_id=job.event_id,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -68,14 +68,24 @@ def _claimable(now: datetime) -> Any:
         earlier.sequence < delivery.sequence,
         earlier.status.in_(OPEN_STATUSES),
     )
-    return and_(
-        or_(
-            and_(delivery.status == "pending", delivery.next_attempt_at <= now),
-            # A lease that ran out means its worker died mid-send.
-            and_(delivery.status == "delivering", delivery.locked_until < now),
-        ),
-        ~blocked,
+    return and_(delivery.status == "pending", delivery.next_attempt_at <= now, ~blocked)
+
+
+async def release_expired(session: AsyncSession, now: datetime) -> int:
+    """Return deliveries whose lease ran out (their worker died mid-send) to the
+    queue, due at once."""
+    outcome = await session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.status == "delivering",
+            WebhookDelivery.locked_until < now,
+        )
+        .values(
+            status="pending", next_attempt_at=now, locked_by=None, locked_until=None
+        )
+        .execution_options(synchronize_session=False)
     )
+    return outcome.rowcount or 0
 
 
 async def claim(
@@ -94,7 +104,7 @@ async def claim(
     ``per_endpoint``) for each endpoint ``e``."""
     full = [e for e, free in endpoint_room.items() if free <= 0]
     query = (
-        select(WebhookDelivery)
+        select(WebhookDelivery.id, WebhookDelivery.endpoint_id)
         .where(_claimable(now))
         .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.sequence)
         .limit(room * 4)
@@ -103,20 +113,27 @@ async def claim(
         query = query.where(WebhookDelivery.endpoint_id.not_in(full))
     if skip_locked:
         query = query.with_for_update(skip_locked=True, of=WebhookDelivery)
-    candidates = list(await session.scalars(query))
+    candidates = (await session.execute(query)).all()
 
-    chosen: list[WebhookDelivery] = []
+    chosen_ids: list[str] = []
     taken: dict[str, int] = {}
-    for delivery in candidates:
-        free = endpoint_room.get(delivery.endpoint_id, per_endpoint)
-        if taken.get(delivery.endpoint_id, 0) >= free:
+    for delivery_id, endpoint_id in candidates:
+        free = endpoint_room.get(endpoint_id, per_endpoint)
+        if taken.get(endpoint_id, 0) >= free:
             continue
-        taken[delivery.endpoint_id] = taken.get(delivery.endpoint_id, 0) + 1
-        chosen.append(delivery)
-        if len(chosen) >= room:
+        taken[endpoint_id] = taken.get(endpoint_id, 0) + 1
+        chosen_ids.append(delivery_id)
+        if len(chosen_ids) >= room:
             break
-    if not chosen:
+    if not chosen_ids:
         return []
+    chosen = list(
+        await session.scalars(
+            select(WebhookDelivery)
+            .where(WebhookDelivery.id.in_(chosen_ids))
+            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.sequence)
+        )
+    )
 
     events = {
         e.id: e
