@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -154,6 +155,11 @@ def keys_create(
     typer.echo(asyncio.run(create()))
 
 
+def _quiet_log_level() -> str:
+    """The progress display speaks for the worker unless a level was asked for."""
+    return os.environ.get("CALLFLEET_LOG_LEVEL", "WARNING")
+
+
 @app.command()
 def demo(
     database_url: DatabaseUrl = None,
@@ -214,6 +220,7 @@ def demo(
     workdir = Path(tempfile.mkdtemp(prefix="callfleet-demo-"))
     config = _config(
         database_url or f"sqlite+aiosqlite:///{workdir / 'demo.db'}",
+        log_level=_quiet_log_level(),
         port=port or free_port(),
         webhook_allow_private=True,
         worker_poll_interval_s=0.05,
@@ -279,7 +286,9 @@ def run(
     from callfleet.embedded import free_port
 
     console = Console()
-    config = _config(database_url, port=port or free_port())
+    config = _config(
+        database_url, port=port or free_port(), log_level=_quiet_log_level()
+    )
     try:
         body, settings = read_campaign(campaign)
         loaded = read_targets(targets, settings, config.default_region)
@@ -319,3 +328,7 @@ def run(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

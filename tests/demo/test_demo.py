@@ -15,7 +15,7 @@ import pytest
 
 from callfleet.api.app import create_app
 from callfleet.config import Config
-from conftest import ServerThread, fresh_database_url
+from testsupport import ServerThread, fresh_database_url
 
 FINAL = {"Finished", "To review", "Failed"}
 
@@ -28,9 +28,18 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     env = {**os.environ, "COLUMNS": "120"}
     completed = subprocess.run(
         [
-            sys.executable, "-m", "callfleet.cli", "demo",
-            "--time-scale", "0", "--out", str(out), "--database-url", database_url,
-            "--timeout", "300",
+            sys.executable,
+            "-m",
+            "callfleet",
+            "demo",
+            "--time-scale",
+            "0",
+            "--out",
+            str(out),
+            "--database-url",
+            database_url,
+            "--timeout",
+            "300",
         ],
         capture_output=True,
         text=True,
@@ -44,7 +53,9 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def test_demo_exits_zero_with_a_summary(demo_run: dict) -> None:
     completed = demo_run["completed"]
-    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
+    assert completed.returncode == 0, (
+        completed.stdout[-4000:] + completed.stderr[-4000:]
+    )
     assert "Targets by status" in completed.stdout
     assert "Extraction accuracy" in completed.stdout
     assert "Webhooks:" in completed.stdout

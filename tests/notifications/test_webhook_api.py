@@ -18,7 +18,7 @@ from callfleet.db.engine import create_engine, create_sessionmaker, migrate
 from callfleet.notifications import delivery
 from callfleet.notifications.delivery import DeliveryWorker
 from callfleet.notifications.outbox import isoformat
-from conftest import ServerThread, fresh_database_url, new_api_key
+from testsupport import ServerThread, fresh_database_url, new_api_key
 
 
 class Stack:

@@ -23,7 +23,7 @@ from callfleet.db.models import (
 )
 from callfleet.notifications import delivery, subscriptions
 from callfleet.notifications.delivery import DeliveryWorker
-from conftest import fresh_database_url
+from testsupport import fresh_database_url
 
 CONFIG = Config(webhook_allow_private=True)
 

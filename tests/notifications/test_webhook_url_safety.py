@@ -13,7 +13,7 @@ import pytest
 from callfleet.api.app import create_app
 from callfleet.config import Config
 from callfleet.notifications import delivery, url_safety
-from conftest import ServerThread, new_api_key
+from testsupport import ServerThread, new_api_key
 
 FORBIDDEN = [
     "127.0.0.1",

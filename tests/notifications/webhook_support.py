@@ -23,7 +23,7 @@ from starlette.routing import Route
 from callfleet.db.engine import transaction
 from callfleet.db.models import CallLog, Campaign, Organization, Target, WebhookEndpoint
 from callfleet.notifications import outbox, subscriptions
-from conftest import ServerThread, free_port
+from testsupport import ServerThread, free_port
 
 
 @dataclass
