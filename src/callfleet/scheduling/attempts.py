@@ -152,15 +152,10 @@ async def finish_attempt(
     """Record an attempt's end and decide the target's next step, in the caller's
     transaction. Returns None when the attempt was already recorded (by the
     sweeper, after this worker lost its lease)."""
-    call_log = await repository.lock_call_log(session, call_log_id)
-    if call_log is None or call_log.completed_at is not None:
+    locked = await repository.lock_attempt(session, call_log_id)
+    if locked is None or locked[0].completed_at is not None:
         return None
-    target = (
-        await repository.lock_target(session, call_log.target_id)
-        if call_log.target_id
-        else None
-    )
-    campaign = await repository.get_campaign(session, call_log.campaign_id)
+    call_log, target, campaign = locked
     _complete_call_log(call_log, report, now)
     if target is None or campaign is None:
         return None
@@ -250,6 +245,11 @@ async def complete_campaign_if_done(
     """Mark the campaign completed and queue campaign_finished when every target
     is final. The campaign row is locked while checking, so only one worker can
     complete it; run this after the transaction that made a target final."""
+    # A read without the lock first: each finisher checks after its own commit, so
+    # the last one to commit sees every target final; only that one locks.
+    async with sessionmaker() as session:
+        if await repository.has_open_targets(session, campaign_id):
+            return False
     async with transaction(sessionmaker) as session:
         campaign = await repository.lock_campaign(session, campaign_id)
         if campaign is None or campaign.status not in (

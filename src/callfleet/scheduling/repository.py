@@ -120,6 +120,29 @@ async def lock_call_log(session: AsyncSession, call_log_id: int) -> CallLog | No
     )
 
 
+async def lock_attempt(
+    session: AsyncSession, call_log_id: int
+) -> tuple[CallLog, Target | None, Campaign | None] | None:
+    """An attempt's call log and target, both locked, with its campaign (not
+    locked), in one round trip when the target still exists."""
+    row = (
+        await session.execute(
+            select(CallLog, Target, Campaign)
+            .join(Target, Target.id == CallLog.target_id)
+            .join(Campaign, Campaign.id == CallLog.campaign_id)
+            .where(CallLog.id == call_log_id)
+            .with_for_update(of=[CallLog, Target])
+        )
+    ).first()
+    if row is not None:
+        return row[0], row[1], row[2]
+    # The target was deleted (its call logs keep a null target_id).
+    call_log = await lock_call_log(session, call_log_id)
+    if call_log is None:
+        return None
+    return call_log, None, await get_campaign(session, call_log.campaign_id)
+
+
 async def mark_answered(
     session: AsyncSession,
     call_log_id: int,

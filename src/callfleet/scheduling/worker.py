@@ -192,7 +192,15 @@ class Worker:
 
     async def _dispatch_loop(self, stop: asyncio.Event) -> None:
         poll = self.config.worker_poll_interval_s
+        # While busy, claim in batches: one claim pass costs about the same for
+        # one target as for many.
+        batch = max(1, self.max_calls // 4)
         while not stop.is_set():
+            free = self.max_calls - len(self.live)
+            if free < batch and self.live:
+                self._wake.clear()
+                await _first(stop.wait(), self._wake.wait(), self.clock.sleep(poll))
+                continue
             try:
                 stats = await self.step()
             except Exception:  # a database hiccup must not end the worker
