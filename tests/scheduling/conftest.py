@@ -52,6 +52,7 @@ class Engine:
         self.provider = FakeProvider(clock=clock)
         self.org_id = ""
         self.campaign_ids: list[str] = []
+        self.workers: list[Worker] = []
         self.config = Config(
             database_url=database_url, lease_seconds=30, heartbeat_seconds=10
         )
@@ -147,6 +148,9 @@ async def world(database_url: str) -> AsyncIterator[Engine]:
     env = Engine(database_url, FakeClock(MONDAY))
     await env.start()
     yield env
+    for worker in env.workers:
+        await worker.wait_idle()
+        await worker.runner.recorder.aclose()
     await env.engine.dispose()
 
 

@@ -21,14 +21,10 @@ from callfleet.db.engine import transaction
 from callfleet.llm import LLMClient, OpenAICompatibleClient
 from callfleet.logging import mask_phone
 from callfleet.scheduling import repository
-from callfleet.scheduling.attempts import (
-    AttemptReport,
-    SettingsCache,
-    complete_campaign_if_done,
-    finish_attempt,
-)
+from callfleet.scheduling.attempts import AttemptReport, SettingsCache
 from callfleet.scheduling.dispatcher import Claim
 from callfleet.scheduling.lifecycle import NextStep
+from callfleet.scheduling.recorder import Recorder
 from callfleet.telephony.base import (
     CallEvent,
     CallEventType,
@@ -135,6 +131,9 @@ class CallRunner:
         self.llm_factory = llm_factory
         self.brain_factory = brain_factory
         self.margin_s = margin_s
+        self.recorder = Recorder(
+            sessionmaker, settings_cache=settings_cache, clock=clock
+        )
 
     async def run(self, claim: Claim) -> NextStep | None:
         """Place and record one attempt. Every path records the attempt, so its
@@ -174,18 +173,9 @@ class CallRunner:
         return await self.record(claim, report)
 
     async def record(self, claim: Claim, report: AttemptReport) -> NextStep | None:
-        now = self.clock.now()
-        async with transaction(self.sessionmaker) as session:
-            step = await finish_attempt(
-                session,
-                call_log_id=claim.call_log_id,
-                report=report,
-                settings_cache=self.settings_cache,
-                now=now,
-            )
-        if step is not None and step.final:
-            await complete_campaign_if_done(self.sessionmaker, claim.campaign_id, now)
-        return step
+        """Record the attempt (the call log, the target's next step, the webhook
+        event) in one transaction, shared with other attempts ending meanwhile."""
+        return await self.recorder.finish(claim.campaign_id, claim.call_log_id, report)
 
     async def _call(self, claim: Claim, bound: Any) -> AttemptReport:
         settings = claim.settings
@@ -218,18 +208,16 @@ class CallRunner:
             )
 
         async def answered(event: CallEvent) -> None:
-            async with transaction(self.sessionmaker) as db:
-                await repository.mark_answered(
-                    db,
-                    claim.call_log_id,
-                    at=self.clock.now(),
-                    provider_call_id=session.provider_call_id or None,
-                    live_data={
-                        "state": "in_progress",
-                        "attempt": claim.attempt,
-                        "answered_by": event.answered_by,
-                    },
-                )
+            self.recorder.answered(
+                claim.call_log_id,
+                at=self.clock.now(),
+                provider_call_id=session.provider_call_id or None,
+                live_data={
+                    "state": "in_progress",
+                    "attempt": claim.attempt,
+                    "answered_by": event.answered_by,
+                },
+            )
 
         observed = _ObservedSession(session, answered)
         context = AgentContext(

@@ -186,6 +186,7 @@ class Worker:
             await self._drain()
             stop.set()
             await asyncio.gather(*loops, return_exceptions=True)
+            await self.runner.recorder.aclose()
             if self._own_providers:
                 await self.providers.aclose()  # type: ignore[union-attr]
             self.log.info("worker.stopped")

@@ -1,0 +1,163 @@
+"""Group commit of a worker's writes: the attempts that ended while the previous
+transaction was committing are recorded together in the next one, so a busy
+worker pays one commit for many attempts instead of one each."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callfleet.clock import Clock
+from callfleet.db.engine import transaction
+from callfleet.scheduling import repository
+from callfleet.scheduling.attempts import (
+    AttemptReport,
+    SettingsCache,
+    complete_campaign_if_done,
+    finish_attempt,
+)
+from callfleet.scheduling.lifecycle import NextStep
+
+log = structlog.get_logger()
+
+MAX_BATCH = 100
+
+
+@dataclass(slots=True)
+class _Finish:
+    campaign_id: str
+    call_log_id: int
+    report: AttemptReport
+    done: asyncio.Future[NextStep | None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+@dataclass(slots=True)
+class _Answered:
+    call_log_id: int
+    at: datetime
+    provider_call_id: str | None
+    live_data: dict[str, Any]
+
+
+class Recorder:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        settings_cache: SettingsCache,
+        clock: Clock,
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.settings_cache = settings_cache
+        self.clock = clock
+        self.max_batch = max_batch
+        self._queue: asyncio.Queue[_Finish | _Answered] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def _ensure_running(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._loop())
+
+    async def finish(
+        self, campaign_id: str, call_log_id: int, report: AttemptReport
+    ) -> NextStep | None:
+        """Record an attempt's end; returns once it is committed."""
+        item = _Finish(campaign_id, call_log_id, report)
+        self._queue.put_nowait(item)
+        self._ensure_running()
+        return await item.done
+
+    def answered(
+        self,
+        call_log_id: int,
+        *,
+        at: datetime,
+        provider_call_id: str | None,
+        live_data: dict[str, Any],
+    ) -> None:
+        """Note that a call was answered; written with the next batch. A late
+        write after the attempt was recorded changes nothing."""
+        self._queue.put_nowait(_Answered(call_log_id, at, provider_call_id, live_data))
+        self._ensure_running()
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            await self._queue.join()
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._write(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # One bad attempt must not fail the others: retry one by one.
+                log.exception("recorder.batch_failed", size=len(batch))
+                for item in batch:
+                    try:
+                        await self._write([item])
+                    except Exception as exc:
+                        log.exception("recorder.write_failed")
+                        if isinstance(item, _Finish) and not item.done.done():
+                            item.done.set_exception(exc)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _write(self, batch: list[_Finish | _Answered]) -> None:
+        now = self.clock.now()
+        steps: list[tuple[_Finish, NextStep | None]] = []
+        async with transaction(self.sessionmaker) as session:
+            for item in batch:
+                if isinstance(item, _Answered):
+                    await repository.mark_answered(
+                        session,
+                        item.call_log_id,
+                        at=item.at,
+                        provider_call_id=item.provider_call_id,
+                        live_data=item.live_data,
+                    )
+                    continue
+                step = await finish_attempt(
+                    session,
+                    call_log_id=item.call_log_id,
+                    report=item.report,
+                    settings_cache=self.settings_cache,
+                    now=now,
+                )
+                steps.append((item, step))
+
+        finished = {
+            i.campaign_id for i, step in steps if step is not None and step.final
+        }
+        for campaign_id in sorted(finished):
+            await _guarded(
+                complete_campaign_if_done, self.sessionmaker, campaign_id, now
+            )
+        for item, step in steps:
+            if not item.done.done():
+                item.done.set_result(step)
+
+
+async def _guarded(action: Callable[..., Awaitable[Any]], *args: Any) -> None:
+    # The attempts are committed; a failed completion check is redone by the
+    # sweeper, so it must not turn them into errors.
+    try:
+        await action(*args)
+    except Exception:
+        log.exception("recorder.completion_check_failed")
