@@ -12,7 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callfleet import __version__
+from callfleet import __version__, phones
 from callfleet.api.errors import BodySizeLimit, RejectNul, install_error_handlers
 from callfleet.calls.endpoints import live_router as live_calls_router
 from callfleet.calls.endpoints import router as call_logs_router
@@ -75,6 +75,7 @@ def create_app(
         finally:
             for context in reversed(started):
                 await context.__aexit__(None, None, None)
+            phones.shutdown_pool()
             if owns_engine:
                 await engine.dispose()
 

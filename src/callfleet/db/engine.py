@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from callfleet import jsonutil
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -39,6 +41,7 @@ def is_sqlite(url: str) -> bool:
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     url = normalize_url(url)
+    kwargs.setdefault("json_serializer", jsonutil.dumps)
     if is_sqlite(url):
         engine = create_async_engine(
             url, connect_args={"timeout": 60}, pool_size=8, max_overflow=8, **kwargs

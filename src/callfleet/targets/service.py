@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-import json
 import math
 import uuid
 from dataclasses import dataclass
@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callfleet import phones
+from callfleet import jsonutil, phones
 from callfleet.api.errors import Conflict, Invalid, NotFound, TooLarge
 from callfleet.campaigns import repository as campaigns_repository
 from callfleet.campaigns.schemas import CampaignStatus
@@ -38,6 +38,7 @@ from callfleet.targets.status import (
 
 _target_adapter = TypeAdapter(TargetInput)
 _CLOSED_CAMPAIGN = {CampaignStatus.ARCHIVED, CampaignStatus.CANCELLED}
+_PENDING = TargetStatus.PENDING.value  # read once: enum attribute access is slow
 
 
 def _error(loc: list[Any], msg: str, kind: str = "value_error") -> dict[str, Any]:
@@ -45,7 +46,7 @@ def _error(loc: list[Any], msg: str, kind: str = "value_error") -> dict[str, Any
 
 
 def _canonical(values: dict[str, Any]) -> str:
-    return json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+    return jsonutil.canonical(values)
 
 
 def content_hash(values: dict[str, Any]) -> str:
@@ -99,54 +100,90 @@ class _Prepared:
     index: int
     id: str
     row: dict[str, Any]
+    client_id: bool  # the id came with the request (else it was generated here)
+
+
+def _parse_phone(
+    raw: str, region: str, parsed: dict[str, phones.ParseResult] | None
+) -> tuple[str, tuple[str, ...]]:
+    result = parsed.get(raw) if parsed is not None else None
+    if result is None:
+        return phones.parse(raw, region)
+    if isinstance(result, str):
+        raise phones.InvalidPhoneNumber(result)
+    return result
 
 
 def _phone(
-    value: str | TargetInputPhoneNumber, region: str
+    value: str | TargetInputPhoneNumber,
+    region: str,
+    parsed: dict[str, phones.ParseResult] | None = None,
 ) -> tuple[str, tuple[str, ...], dict[str, Any] | None]:
     """E.164, the zones the number may be in, and its operating hours."""
     if isinstance(value, TargetInputPhoneNumber):
         hours = value.operating_hours
-        e164, zones = phones.parse(value.value, region)
+        e164, zones = _parse_phone(value.value, region, parsed)
         return (
             e164,
             zones,
             (hours.model_dump(mode="json") if hours is not None else None),
         )
-    e164, zones = phones.parse(value, region)
+    e164, zones = _parse_phone(value, region, parsed)
     return e164, zones, None
+
+
+def _raw_numbers(raw_targets: list[Any]) -> list[str]:
+    """The phone number strings of a request, before validation."""
+    numbers = []
+    for raw in raw_targets:
+        if not isinstance(raw, dict):
+            continue
+        for key in ("phone_number", "fallback_phone_number"):
+            value = raw.get(key)
+            if isinstance(value, dict):
+                value = value.get("value")
+            if isinstance(value, str):
+                numbers.append(value)
+    return numbers
+
+
+def _validate(index: int, raw: Any, errors: list[dict[str, Any]]) -> TargetInput | None:
+    try:
+        return _target_adapter.validate_python(raw)
+    except ValidationError as exc:
+        loc = ["body", "targets", index]
+        for error in exc.errors(include_url=False):
+            errors.append(_error([*loc, *error["loc"]], error["msg"], error["type"]))
+        return None
 
 
 def _prepare(
     index: int,
-    raw: Any,
+    item: TargetInput,
     *,
     campaign: Campaign,
     settings: CampaignSettings,
     region: str,
     now: datetime,
     errors: list[dict[str, Any]],
+    parsed: dict[str, phones.ParseResult] | None = None,
 ) -> _Prepared | None:
     loc = ["body", "targets", index]
-    try:
-        item = _target_adapter.validate_python(raw)
-    except ValidationError as exc:
-        for error in exc.errors(include_url=False):
-            errors.append(_error([*loc, *error["loc"]], error["msg"], error["type"]))
-        return None
     failed = False
     if item.id is not None and not is_uuid4(item.id):
         errors.append(_error([*loc, "id"], f"id {item.id!r} is not a version 4 UUID"))
         failed = True
     try:
-        phone, zones, hours = _phone(item.phone_number, region)
+        phone, zones, hours = _phone(item.phone_number, region, parsed)
     except phones.InvalidPhoneNumber as exc:
         errors.append(_error([*loc, "phone_number"], str(exc), "phone_number"))
         failed = True
     fallback = fallback_hours = None
     if item.fallback_phone_number is not None:
         try:
-            fallback, _, fallback_hours = _phone(item.fallback_phone_number, region)
+            fallback, _, fallback_hours = _phone(
+                item.fallback_phone_number, region, parsed
+            )
         except phones.InvalidPhoneNumber as exc:
             errors.append(
                 _error([*loc, "fallback_phone_number"], str(exc), "phone_number")
@@ -191,7 +228,7 @@ def _prepare(
         "timezones": [explicit_zone] if explicit_zone else list(zones),
         "output_data": {},
         "content_hash": hashlib.sha256(canonical.encode()).hexdigest(),
-        "status": TargetStatus.PENDING.value,
+        "status": _PENDING,
         "attempt": 0,
         "max_attempts": settings.retry_policy.max_attempts,
         "free_retries": 0,
@@ -209,7 +246,7 @@ def _prepare(
         "created_at": now,
         "updated_at": now,
     }
-    return _Prepared(index=index, id=target_id, row=row)
+    return _Prepared(index=index, id=target_id, row=row, client_id=item.id is not None)
 
 
 async def add_targets(
@@ -239,18 +276,26 @@ async def add_targets(
     settings = CampaignSettings.model_validate(campaign.settings)
     region = settings.phone_region or default_region
 
+    # Numbers are parsed in worker processes while this one validates the rest.
+    parsing = asyncio.create_task(phones.parse_all(_raw_numbers(raw_targets), region))
+    await asyncio.sleep(0)
     errors: list[dict[str, Any]] = []
+    items = [_validate(index, raw, errors) for index, raw in enumerate(raw_targets)]
+    parsed = await parsing
     prepared: list[_Prepared] = []
     seen: dict[str, _Prepared] = {}
-    for index, raw in enumerate(raw_targets):
+    for index, valid in enumerate(items):
+        if valid is None:
+            continue
         item = _prepare(
             index,
-            raw,
+            valid,
             campaign=campaign,
             settings=settings,
             region=region,
             now=now,
             errors=errors,
+            parsed=parsed,
         )
         if item is None:
             continue
@@ -269,7 +314,10 @@ async def add_targets(
     if errors:
         raise Invalid(errors)
 
-    existing = await repository.existing_by_id(session, list(seen))
+    # A generated v4 id cannot already exist; only ids the client chose can.
+    existing = await repository.existing_by_id(
+        session, [item_id for item_id, item in seen.items() if item.client_id]
+    )
     for item in prepared:
         found = existing.get(item.id)
         if found is None:
@@ -566,9 +614,12 @@ def validate_targets(
     region = settings.phone_region or default_region
     errors: list[dict[str, Any]] = []
     for index, raw in enumerate(raw_targets):
+        item = _validate(index, raw, errors)
+        if item is None:
+            continue
         _prepare(
             index,
-            raw,
+            item,
             campaign=campaign,
             settings=settings,
             region=region,
