@@ -173,3 +173,43 @@ def test_disclosure_before_verification_sends_the_target_to_review() -> None:
     assert analysis.qa["score"] == round(100 * 8 / 11, 1)
     assert analysis.qa["review_required"] is False
     assert analysis.qa["threshold"] == 70
+
+
+def test_one_answer_given_for_several_free_text_fields_is_shared() -> None:
+    settings = CampaignSettings.model_validate(
+        {
+            "name": "Vehicle",
+            "post_call": {
+                "fields": [
+                    {"name": "car_make", "question": "What is the make of the car?"},
+                    {"name": "car_model", "question": "And the model?"},
+                    {"name": "car_year", "type": "integer", "question": "What year?"},
+                ]
+            },
+        }
+    )
+    said = "a 2015 bmw x 5"
+    turns = [
+        Turn(Role.AGENT, "What is the make of the car?"),
+        Turn(Role.CALLEE, said),
+        Turn(Role.AGENT, "And the model?"),
+        Turn(Role.CALLEE, said),
+        Turn(Role.AGENT, "What year?"),
+        Turn(Role.CALLEE, said),
+    ]
+    result = ConversationResult(
+        disposition=Disposition.COMPLETED,
+        turns=turns,
+        answered_by=AnsweredBy.HUMAN,
+        answers=[
+            CollectedAnswer("car_make", said, 1),
+            CollectedAnswer("car_model", said, 3),
+            CollectedAnswer("car_year", said, 5),
+        ],
+    )
+
+    data = analyze(result, settings, {}, call_date=date(2026, 3, 10)).post_call_data
+
+    assert data["car_year"] == 2015
+    assert data["car_make"].lower() == "bmw"
+    assert data["car_model"].lower() == "x 5"

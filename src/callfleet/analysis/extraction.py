@@ -687,7 +687,7 @@ _NAME_STOP = _words(
 _STRING_STOP_RE = re.compile(r"\s*(?:\band\b|,|;|\.(?:\s|$))", re.I)
 
 
-def _is_name_field(field: PostCallField) -> bool:
+def is_name_field(field: PostCallField) -> bool:
     return "name" in field.name.lower() or "name" in field.description.lower()
 
 
@@ -716,7 +716,7 @@ def _extract_name(field: PostCallField, text: str) -> ExtractedValue | None:
 def _extract_string(field: PostCallField, text: str, **_: Any) -> ExtractedValue | None:
     if not text.strip():
         return None
-    if _is_name_field(field):
+    if is_name_field(field):
         return _extract_name(field, text)
 
     tokens = _tokens(text)
@@ -799,6 +799,6 @@ def normalize_value(field: PostCallField, value: Any) -> Any:
         return None
     if field.type is FieldType.STRING:
         text = " ".join(str(value).split())
-        return text.casefold() if _is_name_field(field) else text
+        return text.casefold() if is_name_field(field) else text
     extracted = extract_value(field, str(value), call_date=date(2000, 1, 1))
     return None if extracted is None else extracted.value

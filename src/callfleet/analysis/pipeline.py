@@ -23,11 +23,12 @@ from callfleet.analysis.extraction import (
     FieldDetail,
     cue_words,
     extract_value,
+    is_name_field,
 )
 from callfleet.analysis.llm_extractor import llm_extract, llm_summary
 from callfleet.analysis.qa import QAContext, score_call
 from callfleet.analysis.summary import summarize
-from callfleet.campaigns.settings import CampaignSettings, PostCallField
+from callfleet.campaigns.settings import CampaignSettings, FieldType, PostCallField
 from callfleet.conversation import ConversationResult, Role
 from callfleet.llm import LLMClient
 
@@ -88,7 +89,39 @@ def extract_fields(
             volunteered = _volunteered(f, callee_turns, call_date, region)
             if volunteered is not None:
                 details[f.name] = volunteered
+    _split_shared_answers(details, fields)
     return details
+
+
+def _split_shared_answers(
+    details: dict[str, FieldDetail], fields: Sequence[PostCallField]
+) -> None:
+    """When the same answer gave several free-text fields ("a 2015 honda civic"
+    said for the make and again for the model), the words other fields took
+    (the year) are set aside and the rest are shared in the order the fields
+    were asked: a word each, the last field keeping the remaining words."""
+    groups: dict[str, list[PostCallField]] = {}
+    for f in fields:
+        detail = details.get(f.name)
+        if f.type is FieldType.STRING and detail is not None and not is_name_field(f):
+            groups.setdefault(str(detail.value).lower(), []).append(f)
+    for text, group in groups.items():
+        if len(group) < 2:
+            continue
+        claimed = {
+            str(d.raw).lower()
+            for name, d in details.items()
+            if name not in {f.name for f in group} and d.raw
+        }
+        words = [w for w in text.split() if w not in claimed]
+        if len(words) < len(group):
+            continue
+        parts = [*words[: len(group) - 1], " ".join(words[len(group) - 1 :])]
+        for f, word in zip(group, parts, strict=True):
+            old = details[f.name]
+            details[f.name] = FieldDetail(
+                word, old.raw, round(old.confidence * 0.9, 2), old.turn, old.source
+            )
 
 
 def _detail(found: ExtractedValue, turn: int | None, source: str) -> FieldDetail:
