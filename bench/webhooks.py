@@ -5,6 +5,10 @@ Measures deliveries per second of the delivery worker to a local receiver
 signed payloads to the same receiver with the same concurrency, and the delay
 from an event's ``created_at`` (the end of post-processing) to its receipt.
 
+With a PostgreSQL URL a database ``callfleet_bench_webhooks_*`` is created on
+that server and dropped afterwards; the database named in the URL is only used
+to connect.
+
     .venv/bin/python bench/webhooks.py --events 2000
     .venv/bin/python bench/webhooks.py --database-url postgresql://postgres@127.0.0.1:5432/test
 """
@@ -20,10 +24,13 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -219,14 +226,49 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+async def _admin(server_url: str, statement: str) -> None:
+    import asyncpg
+
+    parsed = make_url(server_url)
+    connection = await asyncpg.connect(
+        host=parsed.host or "127.0.0.1",
+        port=parsed.port or 5432,
+        user=parsed.username or "postgres",
+        password=parsed.password,
+        database=parsed.database or "postgres",
+    )
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@asynccontextmanager
+async def bench_database(database_url: str | None) -> AsyncIterator[str]:
+    """A fresh database for one run: a temporary SQLite file, or a PostgreSQL
+    database of its own that is dropped afterwards."""
+    if database_url is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            yield f"sqlite+aiosqlite:///{tmp}/bench.db"
+        return
+    name = f"callfleet_bench_webhooks_{uuid.uuid4().hex[:10]}"
+    await _admin(database_url, f'CREATE DATABASE "{name}"')
+    try:
+        url = make_url(database_url).set(database=name)
+        yield url.render_as_string(hide_password=False)
+    finally:
+        await _admin(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 # --- the run -------------------------------------------------------------------
 
 
 async def run(events: int, database_url: str | None, latency_events: int) -> None:
-    tmp = None
-    if database_url is None:
-        tmp = tempfile.TemporaryDirectory()
-        database_url = f"sqlite+aiosqlite:///{tmp.name}/bench.db"
+    async with bench_database(database_url) as url:
+        await measure(events, url, latency_events)
+
+
+async def measure(events: int, database_url: str, latency_events: int) -> None:
     await asyncio.to_thread(migrate, database_url)
     engine = create_engine(database_url)
     sessionmaker = create_sessionmaker(engine)
@@ -288,8 +330,6 @@ async def run(events: int, database_url: str | None, latency_events: int) -> Non
         process.terminate()
         process.wait()
         await engine.dispose()
-        if tmp is not None:
-            tmp.cleanup()
 
     backend = "postgresql" if "postgres" in database_url else "sqlite"
     print(f"database: {backend}; events: {events}; concurrency: {PER_ENDPOINT}")
