@@ -26,6 +26,7 @@ async def test_completed_call_finishes_target_and_campaign(world):
     assert log.state == "completed"
     assert log.disposition == "completed"
     assert log.completed_at is not None
+    assert log.answered_at is not None and log.provider_call_id
     assert log.transcripts and log.transcripts[0]["role"] in ("assistant", "user")
     assert log.call_categorization["category"] == target.category
 

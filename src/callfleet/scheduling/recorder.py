@@ -27,6 +27,8 @@ from callfleet.scheduling.lifecycle import NextStep
 log = structlog.get_logger()
 
 MAX_BATCH = 100
+# Transactions in flight at once; on SQLite they queue for the write lock anyway.
+WRITERS = 4
 
 
 @dataclass(slots=True)
@@ -55,17 +57,24 @@ class Recorder:
         settings_cache: SettingsCache,
         clock: Clock,
         max_batch: int = MAX_BATCH,
+        writers: int = WRITERS,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.settings_cache = settings_cache
         self.clock = clock
         self.max_batch = max_batch
+        # SQLite has one writer at a time; more would only wait on its lock.
+        bind = sessionmaker.kw.get("bind")
+        sqlite = bind is not None and bind.dialect.name == "sqlite"
+        self.writers = 1 if sqlite else writers
         self._queue: asyncio.Queue[_Finish | _Answered] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     def _ensure_running(self) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._loop())
+        if not self._tasks or any(task.done() for task in self._tasks):
+            self._tasks = [t for t in self._tasks if not t.done()]
+            while len(self._tasks) < self.writers:
+                self._tasks.append(asyncio.create_task(self._loop()))
 
     async def finish(
         self, campaign_id: str, call_log_id: int, report: AttemptReport
@@ -90,11 +99,12 @@ class Recorder:
         self._ensure_running()
 
     async def aclose(self) -> None:
-        if self._task is not None:
+        if self._tasks:
             await self._queue.join()
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._tasks = []
 
     async def _loop(self) -> None:
         while True:
@@ -122,16 +132,21 @@ class Recorder:
     async def _write(self, batch: list[_Finish | _Answered]) -> None:
         now = self.clock.now()
         steps: list[tuple[_Finish, NextStep | None]] = []
+        answered = [
+            {
+                "id": item.call_log_id,
+                "answered_at": item.at,
+                "provider_call_id": item.provider_call_id,
+                "live_data": item.live_data,
+            }
+            for item in batch
+            if isinstance(item, _Answered)
+        ]
         async with transaction(self.sessionmaker) as session:
+            if answered:
+                await repository.mark_answered_many(session, answered)
             for item in batch:
                 if isinstance(item, _Answered):
-                    await repository.mark_answered(
-                        session,
-                        item.call_log_id,
-                        at=item.at,
-                        provider_call_id=item.provider_call_id,
-                        live_data=item.live_data,
-                    )
                     continue
                 step = await finish_attempt(
                     session,

@@ -163,6 +163,18 @@ async def mark_answered(
     )
 
 
+async def mark_answered_many(
+    session: AsyncSession, rows: Sequence[dict[str, Any]]
+) -> None:
+    """``mark_answered`` for many calls at once; each row holds ``id``,
+    ``answered_at``, ``provider_call_id`` and ``live_data``."""
+    await session.execute(
+        update(CallLog).where(CallLog.completed_at.is_(None)),
+        [{**row, "state": "in_progress"} for row in rows],
+        execution_options={"synchronize_session": None},
+    )
+
+
 async def mark_post_processing(
     session: AsyncSession, call_log_id: int, target_id: str, *, at: datetime
 ) -> None:
@@ -186,18 +198,41 @@ async def renew_leases(
     now: datetime,
     until: datetime,
 ) -> set[int]:
-    """Extend the leases this worker still holds; returns the ids renewed."""
+    """Extend the leases this worker still holds; returns the ids renewed. A row
+    locked right now (its attempt is being recorded) is skipped, not waited for,
+    so that the heartbeat never deadlocks with the recording."""
     if not call_log_ids:
         return set()
-    rows = await session.scalars(
-        update(CallLog)
+    held = (
+        select(CallLog.id)
         .where(
             CallLog.id.in_(list(call_log_ids)),
             CallLog.worker_id == worker_id,
             CallLog.completed_at.is_(None),
         )
+        .with_for_update(skip_locked=True)
+    )
+    rows = await session.scalars(
+        update(CallLog)
+        .where(CallLog.id.in_(held.scalar_subquery()))
         .values(lease_expires_at=until, heartbeat_at=now)
         .returning(CallLog.id)
+    )
+    return set(rows)
+
+
+async def lost_attempts(
+    session: AsyncSession, worker_id: str, call_log_ids: Sequence[int]
+) -> set[int]:
+    """Of these attempts, those already recorded or taken over by another
+    worker."""
+    if not call_log_ids:
+        return set()
+    rows = await session.scalars(
+        select(CallLog.id).where(
+            CallLog.id.in_(list(call_log_ids)),
+            (CallLog.completed_at.is_not(None)) | (CallLog.worker_id != worker_id),
+        )
     )
     return set(rows)
 

@@ -146,7 +146,12 @@ class Worker:
                 now=now,
                 until=now + timedelta(seconds=self.config.lease_seconds),
             )
-        for call_log_id in set(ids) - renewed:
+        missing = sorted(set(ids) - renewed)
+        if not missing:
+            return
+        async with self.sessionmaker() as session:
+            lost = await repository.lost_attempts(session, self.worker_id, missing)
+        for call_log_id in lost:
             entry = self.live.get(call_log_id)
             if entry is not None and not entry[1].done():
                 self.log.warning("attempt.lease_lost", call_log_id=call_log_id)
