@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 import callfleet.telephony.fake  # noqa: F401  (registers the "fake" provider)
 from callfleet.campaigns import service as campaigns
@@ -141,6 +141,27 @@ class Engine:
             await self.step(worker)
             self.clock.advance(every_s)
         await self.step(worker)
+
+    async def next_due(self) -> datetime | None:
+        async with self.sessionmaker() as session:
+            return await session.scalar(
+                select(func.min(Target.next_attempt_at)).where(
+                    Target.campaign_id.in_(self.campaign_ids),
+                    Target.status == "Scheduled",
+                )
+            )
+
+    async def walk(self, worker: Worker, until: datetime) -> int:
+        """Jump the clock from one due time to the next until ``until``,
+        dispatching at each; returns the number of passes."""
+        passes = 0
+        while True:
+            await self.step(worker)
+            passes += 1
+            due = await self.next_due()
+            if due is None or due > until:
+                return passes
+            self.clock.set(max(due, self.clock.now()))
 
 
 @pytest.fixture

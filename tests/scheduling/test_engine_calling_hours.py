@@ -196,3 +196,29 @@ async def test_retry_after_deadline_fails_sla_expired(world):
     assert target.attempt == 1
     assert target.next_attempt_at is None
     assert world.clock.now() + timedelta(hours=3) == target.deadline_at
+
+
+async def test_weeks_of_retries_walked_by_due_times(world):
+    world.clock.set(datetime(2026, 10, 19, 12, 0, tzinfo=UTC))
+    campaign_id = await world.campaign(
+        calling_hours=WEEKDAYS_9_TO_5,
+        retry_policy={
+            "max_attempts": 12,
+            "rules": {"no_answer": {"delay_minutes": 600}},
+        },
+    )
+    world.provider.default = FakeOutcome("no_answer")
+    [target_id] = await world.add(campaign_id, [{"phone_number": "+12125550119"}])
+
+    # Three weeks, across the end of daylight saving time on 2026-11-01.
+    await world.walk(world.worker(), datetime(2026, 11, 9, tzinfo=UTC))
+
+    target = await world.target(target_id)
+    assert target.status == TargetStatus.FAILED
+    assert target.attempt == 12
+    assert len(world.provider.dials) == 12
+    for dial in world.provider.dials:
+        assert in_9_to_5(dial.at, "America/New_York"), dial.at
+    # A retry ten hours after a call lands at the next opening, 09:00 local.
+    openings = [d.at for d in world.provider.dials[1:]]
+    assert all(local(at, "America/New_York").hour == 9 for at in openings)

@@ -45,6 +45,9 @@ async def test_number_suppressed_after_ingest_is_never_dialled(world):
     assert await world.call_logs(target_id) == []
     [event] = await world.events(campaign_id, "campaign_target_finished")
     assert event.payload["target_id"] == target_id
+    # That was the campaign's only target: the campaign is done.
+    assert (await world.campaign_row(campaign_id)).status == "completed"
+    assert len(await world.events(campaign_id, "campaign_finished")) == 1
 
 
 async def test_do_not_call_request_suppresses_the_number_everywhere(world):

@@ -24,7 +24,11 @@ from callfleet.clock import Clock, SystemClock
 from callfleet.config import Config
 from callfleet.db.engine import create_engine, create_sessionmaker, transaction
 from callfleet.scheduling import repository
-from callfleet.scheduling.attempts import AttemptReport, SettingsCache
+from callfleet.scheduling.attempts import (
+    AttemptReport,
+    SettingsCache,
+    complete_campaign_if_done,
+)
 from callfleet.scheduling.dispatcher import Claim, ClaimStats, Dispatcher
 from callfleet.scheduling.runner import (
     DURATION_MARGIN_S,
@@ -115,6 +119,12 @@ class Worker:
         for claim in claims:
             task = asyncio.create_task(self._run(claim))
             self.live[claim.call_log_id] = (claim, task)
+        # Targets ended without a call (suppressed, past their deadline) may have
+        # been the last open ones of their campaign.
+        for campaign_id in sorted(stats.ended_campaigns):
+            await complete_campaign_if_done(
+                self.sessionmaker, campaign_id, self.clock.now()
+            )
         return stats
 
     async def _run(self, claim: Claim) -> None:
