@@ -94,6 +94,9 @@ class Dispatcher:
         self.worker_id = worker_id
         self.lease_seconds = lease_seconds
         self.settings_cache = settings_cache or SettingsCache()
+        # TODO: the per-provider rate is kept per worker process, so N workers may
+        # dial N times that rate; campaign and caller-id rates are counted in the
+        # database and hold across workers.
         self._provider_limits = dict(provider_calls_per_second or {})
         self._provider_rates = RateLimiter(1.0)
         for name, rate in self._provider_limits.items():

@@ -220,6 +220,9 @@ class CallRunner:
             )
 
         observed = _ObservedSession(session, answered)
+        # TODO: the target's pre_call_data and fallback_phone_number are not used
+        # yet; the agent sees input_data only and every attempt dials the main
+        # number.
         context = AgentContext(
             campaign=settings,
             input_data={k: v for k, v in claim.input_data.items() if k != "_scenario"},
