@@ -309,13 +309,12 @@ class DeliveryWorker:
             return await repository.claim(
                 session,
                 now=now,
-                worker_id=self.worker_id,
+                token=f"{self.worker_id}/{uuid.uuid4().hex[:12]}",
                 lease=self.lease,
                 room=room,
                 endpoint_room=endpoint_room,
                 per_endpoint=self.per_endpoint * PREFETCH,
                 skip_locked=self._skip_locked,
-                new_token=lambda: f"{self.worker_id}/{uuid.uuid4().hex[:12]}",
             )
 
     async def _claim_and_start(self, client: httpx.AsyncClient) -> int:

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from callfleet.db.models import (
     Campaign,
@@ -20,6 +19,13 @@ from callfleet.db.models import (
 )
 
 OPEN_STATUSES = ("pending", "delivering")
+
+# The worker's statements use the tables directly: rows of plain values, no
+# ORM objects to build, track and flush.
+_D = WebhookDelivery.__table__
+_E = WebhookEvent.__table__
+_EP = WebhookEndpoint.__table__
+_A = WebhookDeliveryAttempt.__table__
 
 
 @dataclass(frozen=True)
@@ -57,18 +63,17 @@ class AttemptResult:
 
 
 def _claimable(now: datetime) -> Any:
-    delivery = WebhookDelivery
-    earlier = aliased(WebhookDelivery)
+    earlier = _D.alias("earlier")
     # An earlier delivery of the same target to the same endpoint that is not
     # settled yet holds this one back, so a receiver sees a target's events in
     # order.
     blocked = exists().where(
-        earlier.endpoint_id == delivery.endpoint_id,
-        earlier.target_id == delivery.target_id,
-        earlier.sequence < delivery.sequence,
-        earlier.status.in_(OPEN_STATUSES),
+        earlier.c.endpoint_id == _D.c.endpoint_id,
+        earlier.c.target_id == _D.c.target_id,
+        earlier.c.sequence < _D.c.sequence,
+        earlier.c.status.in_(OPEN_STATUSES),
     )
-    return and_(delivery.status == "pending", delivery.next_attempt_at <= now, ~blocked)
+    return and_(_D.c.status == "pending", _D.c.next_attempt_at <= now, ~blocked)
 
 
 async def release_expired(session: AsyncSession, now: datetime) -> int:
@@ -92,27 +97,27 @@ async def claim(
     session: AsyncSession,
     *,
     now: datetime,
-    worker_id: str,
+    token: str,
     lease: timedelta,
     room: int,
     endpoint_room: dict[str, int],
     per_endpoint: int,
     skip_locked: bool,
-    new_token: Any,
 ) -> list[ClaimedDelivery]:
     """Lease up to ``room`` due deliveries, at most ``endpoint_room[e]`` (or
-    ``per_endpoint``) for each endpoint ``e``."""
+    ``per_endpoint``) for each endpoint ``e``, under ``token``: a value new to
+    this claim, which recording checks to tell the lease is still its own."""
     full = [e for e, free in endpoint_room.items() if free <= 0]
     query = (
-        select(WebhookDelivery.id, WebhookDelivery.endpoint_id)
+        select(_D.c.id, _D.c.endpoint_id)
         .where(_claimable(now))
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.sequence)
+        .order_by(_D.c.next_attempt_at, _D.c.sequence)
         .limit(room * 4)
     )
     if full:
-        query = query.where(WebhookDelivery.endpoint_id.not_in(full))
+        query = query.where(_D.c.endpoint_id.not_in(full))
     if skip_locked:
-        query = query.with_for_update(skip_locked=True, of=WebhookDelivery)
+        query = query.with_for_update(skip_locked=True, of=_D)
     candidates = (await session.execute(query)).all()
 
     chosen_ids: list[str] = []
@@ -127,104 +132,114 @@ async def claim(
             break
     if not chosen_ids:
         return []
-    chosen = list(
-        await session.scalars(
-            select(WebhookDelivery)
-            .where(WebhookDelivery.id.in_(chosen_ids))
-            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.sequence)
+
+    # One statement for the whole batch: on SQLite every statement is paid for
+    # while holding the only write lock.
+    await session.execute(
+        update(_D)
+        .where(_D.c.id.in_(chosen_ids))
+        .values(
+            status="delivering",
+            locked_by=token,
+            locked_until=now + lease,
+            updated_at=now,
         )
     )
-
-    events = {
-        e.id: e
-        for e in await session.scalars(
-            select(WebhookEvent).where(
-                WebhookEvent.id.in_({d.event_id for d in chosen})
-            )
+    rows = await session.execute(
+        select(
+            _D.c.id,
+            _D.c.event_id,
+            _E.c.event_type,
+            _D.c.endpoint_id,
+            _D.c.campaign_id,
+            _D.c.target_id,
+            _EP.c.url,
+            _EP.c.secret,
+            _EP.c.previous_secret,
+            _EP.c.previous_secret_expires_at,
+            _E.c.payload,
+            _D.c.attempts,
+            _D.c.retry_until,
         )
+        .join(_E, _E.c.id == _D.c.event_id)
+        .join(_EP, _EP.c.id == _D.c.endpoint_id)
+        .where(_D.c.id.in_(chosen_ids))
+        .order_by(_D.c.next_attempt_at, _D.c.sequence)
+    )
+    return [ClaimedDelivery(row[0], token, *row[1:]) for row in rows]
+
+
+def _settle(kind: str) -> Any:
+    """The UPDATE that settles one attempt's delivery, run once per batch with
+    a parameter set per attempt. ``kind`` is succeeded, failed or retry."""
+    values: dict[str, Any] = {
+        "attempts": _D.c.attempts + 1,
+        "last_status_code": bindparam("p_status_code"),
+        "last_error": bindparam("p_error"),
+        "locked_by": None,
+        "locked_until": None,
+        "updated_at": bindparam("p_attempted_at"),
     }
-    endpoints = {
-        e.id: e
-        for e in await session.scalars(
-            select(WebhookEndpoint).where(
-                WebhookEndpoint.id.in_({d.endpoint_id for d in chosen})
-            )
+    if kind == "succeeded":
+        values.update(status="succeeded", succeeded_at=bindparam("p_attempted_at"))
+    elif kind == "failed":
+        values.update(status="failed", failed_at=bindparam("p_attempted_at"))
+    else:
+        values.update(status="pending", next_attempt_at=bindparam("p_next"))
+    return (
+        update(_D)
+        .where(
+            _D.c.id == bindparam("p_id"),
+            _D.c.locked_by == bindparam("p_token"),
+            _D.c.status == "delivering",
         )
-    }
-    claimed = []
-    for delivery in chosen:
-        token = new_token()
-        delivery.status = "delivering"
-        delivery.locked_by = token
-        delivery.locked_until = now + lease
-        delivery.updated_at = now
-        event = events[delivery.event_id]
-        endpoint = endpoints[delivery.endpoint_id]
-        claimed.append(
-            ClaimedDelivery(
-                id=delivery.id,
-                token=token,
-                event_id=delivery.event_id,
-                event_type=event.event_type,
-                endpoint_id=endpoint.id,
-                campaign_id=delivery.campaign_id,
-                target_id=delivery.target_id,
-                url=endpoint.url,
-                secret=endpoint.secret,
-                previous_secret=endpoint.previous_secret,
-                previous_secret_expires_at=endpoint.previous_secret_expires_at,
-                payload=event.payload,
-                attempts=delivery.attempts,
-                retry_until=delivery.retry_until,
-            )
-        )
-    await session.flush()
-    return claimed
+        .values(**values)
+    )
 
 
-async def record(session: AsyncSession, results: Sequence[AttemptResult]) -> int:
+_SETTLE = {kind: _settle(kind) for kind in ("succeeded", "failed", "retry")}
+
+
+async def record(session: AsyncSession, results: Sequence[AttemptResult]) -> None:
     """Store attempts and settle their deliveries. A delivery whose lease was
     taken over meanwhile keeps its new owner's state; its attempt is still
-    logged. Returns how many deliveries were settled."""
-    settled = 0
-    for result in results:
-        session.add(
-            WebhookDeliveryAttempt(
-                delivery_id=result.delivery_id,
-                attempted_at=result.attempted_at,
-                status_code=result.status_code,
-                latency_ms=result.latency_ms,
-                response_excerpt=result.response_excerpt,
-                error=result.error,
-            )
-        )
-        values: dict[str, Any] = {
-            "attempts": WebhookDelivery.attempts + 1,
-            "last_status_code": result.status_code,
-            "last_error": result.error,
-            "locked_by": None,
-            "locked_until": None,
-            "updated_at": result.attempted_at,
-        }
-        if result.succeeded:
-            values.update(status="succeeded", succeeded_at=result.attempted_at)
-        elif result.next_attempt_at is None:
-            values.update(status="failed", failed_at=result.attempted_at)
+    logged."""
+    if not results:
+        return
+    await session.execute(
+        insert(_A),
+        [
+            {
+                "delivery_id": r.delivery_id,
+                "attempted_at": r.attempted_at,
+                "status_code": r.status_code,
+                "latency_ms": r.latency_ms,
+                "response_excerpt": r.response_excerpt,
+                "error": r.error,
+            }
+            for r in results
+        ],
+    )
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for r in results:
+        if r.succeeded:
+            kind = "succeeded"
+        elif r.next_attempt_at is None:
+            kind = "failed"
         else:
-            values.update(status="pending", next_attempt_at=result.next_attempt_at)
-        outcome = await session.execute(
-            update(WebhookDelivery)
-            .where(
-                WebhookDelivery.id == result.delivery_id,
-                WebhookDelivery.locked_by == result.token,
-                WebhookDelivery.status == "delivering",
-            )
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        settled += outcome.rowcount or 0
-    await session.flush()
-    return settled
+            kind = "retry"
+        params = {
+            "p_id": r.delivery_id,
+            "p_token": r.token,
+            "p_status_code": r.status_code,
+            "p_error": r.error,
+            "p_attempted_at": r.attempted_at,
+        }
+        if kind == "retry":
+            params["p_next"] = r.next_attempt_at
+        by_kind.setdefault(kind, []).append(params)
+    for kind, params in by_kind.items():
+        await session.execute(_SETTLE[kind], params)
 
 
 async def next_due(session: AsyncSession) -> datetime | None:
