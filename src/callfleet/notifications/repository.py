@@ -108,11 +108,14 @@ async def claim(
     ``per_endpoint``) for each endpoint ``e``, under ``token``: a value new to
     this claim, which recording checks to tell the lease is still its own."""
     full = [e for e, free in endpoint_room.items() if free <= 0]
+    # More candidates are read than taken, as those of an endpoint out of room
+    # are skipped; a few endpoints' worth is enough, since one that fills up
+    # is left out of the next claim, which the worker makes at once.
     query = (
         select(_D.c.id, _D.c.endpoint_id)
         .where(_claimable(now))
         .order_by(_D.c.next_attempt_at, _D.c.sequence)
-        .limit(room * 4)
+        .limit(4 * min(room, per_endpoint))
     )
     if full:
         query = query.where(_D.c.endpoint_id.not_in(full))
