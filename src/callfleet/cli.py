@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 
 from callfleet.config import Config
 from callfleet.logging import configure_logging
@@ -195,10 +196,7 @@ def demo(
     database: simulated calls, analysis, signed webhooks, a summary and results."""
     import tempfile
 
-    from rich.console import Console
-
     from callfleet.demo import campaign as demo_campaign
-    from callfleet.demo.runner import CampaignRunError, run_campaign
     from callfleet.embedded import free_port
     from callfleet.telephony.simulator.scenario import register_scenarios
 
@@ -225,27 +223,19 @@ def demo(
         webhook_allow_private=True,
         worker_poll_interval_s=0.05,
     )
-    targets = demo_campaign.build_targets(conversations, seed)
-    try:
-        asyncio.run(
-            run_campaign(
-                config,
-                campaign=lambda url: demo_campaign.campaign_settings(
-                    url, time_scale=time_scale, seed=seed
-                ),
-                targets=targets,
-                out=out,
-                console=console,
-                timeout_s=timeout,
-                keep_serving=keep_serving,
-                with_receiver=True,
-            )
-        )
-    except CampaignRunError as exc:
-        console.print(f"[red]demo failed:[/red] {exc}")
-        raise typer.Exit(1) from exc
-    except KeyboardInterrupt:
-        raise typer.Exit(130) from None
+    _run_to_end(
+        "demo",
+        config,
+        console,
+        campaign=lambda url: demo_campaign.campaign_settings(
+            url, time_scale=time_scale, seed=seed
+        ),
+        targets=demo_campaign.build_targets(conversations, seed),
+        out=out,
+        timeout_s=timeout,
+        keep_serving=keep_serving,
+        with_receiver=True,
+    )
 
 
 @app.command()
@@ -279,10 +269,7 @@ def run(
     ] = 3600,
 ) -> None:
     """Run your own campaign from files on the embedded server, to the end."""
-    from rich.console import Console
-
     from callfleet.demo.files import InputFileError, read_campaign, read_targets
-    from callfleet.demo.runner import CampaignRunError, run_campaign
     from callfleet.embedded import free_port
 
     console = Console()
@@ -309,21 +296,29 @@ def run(
     if not good:
         console.print("[red]no valid targets to call[/red]")
         raise typer.Exit(2)
+    _run_to_end(
+        "run",
+        config,
+        console,
+        campaign=body,
+        targets=good,
+        out=out,
+        timeout_s=timeout,
+        keep_serving=keep_serving,
+    )
+
+
+def _run_to_end(what: str, config: Config, console: Console, **options: Any) -> None:
+    """One campaign to the end on the embedded server; exits non-zero on failure."""
+    from callfleet.demo.runner import CampaignRunError, run_campaign
+
     try:
-        asyncio.run(
-            run_campaign(
-                config,
-                campaign=body,
-                targets=good,
-                out=out,
-                console=console,
-                timeout_s=timeout,
-                keep_serving=keep_serving,
-            )
-        )
+        asyncio.run(run_campaign(config, console=console, **options))
     except CampaignRunError as exc:
-        console.print(f"[red]run failed:[/red] {exc}")
+        console.print(f"[red]{what} failed:[/red] {exc}")
         raise typer.Exit(1) from exc
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
 
 
 def main() -> None:

@@ -30,3 +30,10 @@ def _through_end_of_day(value: Any) -> Any:
 
 # Upper bounds of date filters: a date alone covers its whole day (UTC).
 UntilDate = Annotated[datetime | None, BeforeValidator(_through_end_of_day)]
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """A query date without an offset is read as UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from callfleet import phones
 from callfleet.api.deps import AuthDep, ConfigDep, SessionDep, not_found
-from callfleet.api.pagination import UntilDate, page_meta
+from callfleet.api.pagination import UntilDate, as_utc, page_meta
 from callfleet.calls import repository, service
 from callfleet.calls.schemas import CallLogExportInformation, CallLogExportPaginated
 
@@ -17,12 +17,6 @@ router = APIRouter(prefix="/api/v1", tags=["Call Logs"])
 live_router = APIRouter(prefix="/api/v1", tags=["Live Calls"])
 
 MAX_ID = 9_223_372_036_854_775_807
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 @router.get(
@@ -52,8 +46,8 @@ async def list_call_logs(
         session,
         auth.organization_id,
         campaign_id=campaign_id,
-        from_date=_utc(from_date),
-        to_date=_utc(to_date),
+        from_date=as_utc(from_date),
+        to_date=as_utc(to_date),
         page=page,
         limit=limit,
     )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from callfleet.api.deps import AuthDep, ClockDep, ConfigDep, SessionDep
-from callfleet.api.pagination import UntilDate, page_meta
+from callfleet.api.pagination import UntilDate, as_utc, page_meta
 from callfleet.campaigns import service as campaigns_service
 from callfleet.targets import repository, service
 from callfleet.targets.schemas import (
@@ -37,44 +38,43 @@ DateFilter = Annotated[datetime | None, Query(examples=["2024-01-01"])]
 DateUntil = Annotated[UntilDate, Query(examples=["2024-01-01"])]
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+@dataclass
+class TargetListQuery:
+    """Prosper's paging and filters of a target list, as query parameters."""
+
+    page: Page = 0
+    limit: Limit = 10
+    status: TargetStatus | None = None
+    from_date: DateFilter = None
+    to_date: DateUntil = None
+    from_last_call_date: DateFilter = None
+    to_last_call_date: DateUntil = None
+
+    async def run(
+        self, session: SessionDep, base_url: str, org_id: str, campaign_id: str | None
+    ) -> PaginatedTargets:
+        targets, total = await repository.list_page(
+            session,
+            org_id,
+            campaign_id,
+            page=self.page,
+            limit=self.limit,
+            status=self.status.value if self.status else None,
+            from_date=as_utc(self.from_date),
+            to_date=as_utc(self.to_date),
+            from_last_call_date=as_utc(self.from_last_call_date),
+            to_last_call_date=as_utc(self.to_last_call_date),
+        )
+        page_count, next_page = page_meta(total, self.page, self.limit)
+        return PaginatedTargets(
+            targets=await service.responses(session, targets, base_url),
+            page_count=page_count,
+            next_page=next_page,
+            total=total,
+        )
 
 
-async def _list(
-    session: SessionDep,
-    base_url: str,
-    org_id: str,
-    campaign_id: str | None,
-    page: int,
-    limit: int,
-    status: TargetStatus | None,
-    from_date: datetime | None,
-    to_date: datetime | None,
-    from_last_call_date: datetime | None,
-    to_last_call_date: datetime | None,
-) -> PaginatedTargets:
-    targets, total = await repository.list_page(
-        session,
-        org_id,
-        campaign_id,
-        page=page,
-        limit=limit,
-        status=status.value if status else None,
-        from_date=_utc(from_date),
-        to_date=_utc(to_date),
-        from_last_call_date=_utc(from_last_call_date),
-        to_last_call_date=_utc(to_last_call_date),
-    )
-    page_count, next_page = page_meta(total, page, limit)
-    return PaginatedTargets(
-        targets=await service.responses(session, targets, base_url),
-        page_count=page_count,
-        next_page=next_page,
-        total=total,
-    )
+ListQuery = Annotated[TargetListQuery, Depends()]
 
 
 @campaign_router.post(
@@ -141,28 +141,10 @@ async def get_campaign_targets(
     auth: AuthDep,
     session: SessionDep,
     config: ConfigDep,
-    page: Page = 0,
-    limit: Limit = 10,
-    status: TargetStatus | None = None,
-    from_date: DateFilter = None,
-    to_date: DateUntil = None,
-    from_last_call_date: DateFilter = None,
-    to_last_call_date: DateUntil = None,
+    query: ListQuery,
 ) -> PaginatedTargets:
     campaign = await campaigns_service.get(session, auth.organization_id, campaign_id)
-    return await _list(
-        session,
-        config.base_url,
-        auth.organization_id,
-        campaign.id,
-        page,
-        limit,
-        status,
-        from_date,
-        to_date,
-        from_last_call_date,
-        to_last_call_date,
-    )
+    return await query.run(session, config.base_url, auth.organization_id, campaign.id)
 
 
 @campaign_router.get(
@@ -175,30 +157,12 @@ async def get_patient_campaign_targets(
     auth: AuthDep,
     session: SessionDep,
     config: ConfigDep,
-    page: Page = 0,
-    limit: Limit = 10,
-    status: TargetStatus | None = None,
-    from_date: DateFilter = None,
-    to_date: DateUntil = None,
-    from_last_call_date: DateFilter = None,
-    to_last_call_date: DateUntil = None,
+    query: ListQuery,
 ) -> PaginatedTargets:
     """The campaign's targets in the patient view (same keys; ``patient`` holds
     the linked patient)."""
     campaign = await campaigns_service.get(session, auth.organization_id, campaign_id)
-    return await _list(
-        session,
-        config.base_url,
-        auth.organization_id,
-        campaign.id,
-        page,
-        limit,
-        status,
-        from_date,
-        to_date,
-        from_last_call_date,
-        to_last_call_date,
-    )
+    return await query.run(session, config.base_url, auth.organization_id, campaign.id)
 
 
 @campaign_router.post(
@@ -231,31 +195,13 @@ async def list_targets(
     auth: AuthDep,
     session: SessionDep,
     config: ConfigDep,
+    query: ListQuery,
     campaign_id: Annotated[str | None, Query(max_length=200)] = None,
-    page: Page = 0,
-    limit: Limit = 10,
-    status: TargetStatus | None = None,
-    from_date: DateFilter = None,
-    to_date: DateUntil = None,
-    from_last_call_date: DateFilter = None,
-    to_last_call_date: DateUntil = None,
 ) -> PaginatedTargets:
     """Targets of the organization, optionally of one campaign."""
     if campaign_id is not None:
         await campaigns_service.get(session, auth.organization_id, campaign_id)
-    return await _list(
-        session,
-        config.base_url,
-        auth.organization_id,
-        campaign_id,
-        page,
-        limit,
-        status,
-        from_date,
-        to_date,
-        from_last_call_date,
-        to_last_call_date,
-    )
+    return await query.run(session, config.base_url, auth.organization_id, campaign_id)
 
 
 @router.get(
