@@ -29,7 +29,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 WORKERS = 3
-TARGETS = 40
+TARGETS = 60
 KILL_FOR_S = 24.0
 SETTLE_WITHIN_S = 25.0
 
@@ -54,7 +54,7 @@ async def seed(url: str) -> str:
             settings = CampaignSettings(
                 name="kill test",
                 calling_hours=WeekSchedule.always("UTC"),
-                concurrency={"max_concurrent_calls": 12, "calls_per_second": 50},
+                concurrency={"max_concurrent_calls": 6, "calls_per_second": 50},
                 retry_policy={
                     "max_attempts": 6,
                     "rules": {"interrupted": {"delay_minutes": 0}},
@@ -139,7 +139,9 @@ def test_workers_killed_mid_call_lose_and_double_nothing(tmp_path):
                     time.sleep(rng.uniform(1.5, 3.0))
                     doubled, orphaned, _, _ = asyncio.run(snapshot(url))
                     assert (doubled, orphaned) == (0, 0)
-                    victim = rng.randrange(WORKERS)
+                    victim = asyncio.run(busy_worker(url, workers))
+                    if victim is None:
+                        victim = rng.randrange(WORKERS)
                     workers[victim].send_signal(signal.SIGKILL)
                     workers[victim].wait()
                     kills += 1
@@ -169,6 +171,24 @@ def test_workers_killed_mid_call_lose_and_double_nothing(tmp_path):
         asyncio.run(check_records(url))
     finally:
         drop()
+
+
+async def busy_worker(url: str, workers: list[subprocess.Popen]) -> int | None:
+    """The index of a worker holding a live call (worker ids carry the pid)."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            holders = (
+                await connection.scalars(
+                    select(CallLog.worker_id).where(CallLog.completed_at.is_(None))
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    for index, worker in enumerate(workers):
+        if any(f"-{worker.pid}-" in (holder or "") for holder in holders):
+            return index
+    return None
 
 
 async def check_records(url: str) -> None:

@@ -1,6 +1,6 @@
 """Claiming: which due targets are dialled now, and by which caller id.
 
-One claim is one transaction per campaign: the campaign row is locked (others skip
+A claim pass is one transaction; in it, each campaign's row is locked (others skip
 it), the open call logs and the recent dials give the free concurrency and rate
 budget, the due targets are locked oldest first, and each target is either
 claimed (a call log with a lease), moved to its next calling window, or ended
@@ -110,98 +110,22 @@ class Dispatcher:
         claims: list[Claim] = []
         if capacity <= 0:
             return claims, stats
-        async with self.sessionmaker() as session:
-            due = await repository.due_campaign_ids(session, now)
-        if campaign_ids is not None:
-            allowed = set(campaign_ids)
-            due = [c for c in due if c in allowed]
-        # Fair among campaigns across ticks and workers.
-        random.shuffle(due)
-        for campaign_id in due:
-            left = capacity - len(claims)
-            if left <= 0:
-                break
-            claims.extend(await self._claim_campaign(campaign_id, now, left, stats))
-        return claims, stats
-
-    async def _claim_campaign(
-        self, campaign_id: str, now: datetime, capacity: int, stats: ClaimStats
-    ) -> list[Claim]:
-        claims: list[Claim] = []
-        started: list[tuple[CallLog, Target]] = []
-        ended: list[Target] = []
+        # One transaction for the whole pass: one commit however many campaigns
+        # have a target or two due.
         async with transaction(self.sessionmaker) as session:
-            campaign = await repository.lock_active_campaign(session, campaign_id)
-            if campaign is None:
-                return claims
-            settings = self.settings_cache.get(campaign)
-            slots = min(
-                capacity, await self._free_slots(session, campaign, settings, now)
-            )
-            if slots <= 0:
-                return claims
-            callers = await self._caller_budget(session, campaign, settings, now)
-
-            for _ in range(_MAX_ROUNDS):
-                if len(started) >= slots or not any(callers.values()):
+            due = await repository.due_campaign_ids(session, now)
+            if campaign_ids is not None:
+                allowed = set(campaign_ids)
+                due = [c for c in due if c in allowed]
+            # Fair among campaigns across passes and workers.
+            random.shuffle(due)
+            for campaign_id in due:
+                left = capacity - len(claims)
+                if left <= 0:
                     break
-                wanted = slots - len(started)
-                targets = await repository.due_targets(
-                    session, campaign_id, now, wanted + _EXTRA_ROWS
+                claims.extend(
+                    await self._claim_campaign(session, campaign_id, now, left, stats)
                 )
-                if not targets:
-                    break
-                suppressed = await repository.suppressed_numbers(
-                    session, campaign.organization_id, (t.phone_number for t in targets)
-                )
-                moved = 0
-                for target in targets:
-                    if len(started) >= slots:
-                        break
-                    verdict = self._check(target, settings, suppressed, now)
-                    if verdict == "ended":
-                        ended.append(target)
-                        continue
-                    if verdict == "moved":
-                        moved += 1
-                        continue
-                    caller = self._pick_caller(callers)
-                    if caller is None:
-                        break
-                    if not self._provider_allows(settings, now):
-                        break
-                    started.append(
-                        self._start(session, campaign, settings, target, caller, now)
-                    )
-                stats.rescheduled += moved
-                if len(targets) < wanted + _EXTRA_ROWS:
-                    break
-
-            await session.flush()
-            for target in ended:
-                await outbox.emit_target_finished(
-                    session, target=target, call_log=None, next_attempt_at=None, now=now
-                )
-            # Ids exist only after the flush.
-            claims = [
-                Claim(
-                    call_log_id=log_row.id,
-                    target_id=target.id,
-                    campaign_id=campaign.id,
-                    organization_id=campaign.organization_id,
-                    attempt=log_row.attempt,
-                    to_number=target.phone_number,
-                    from_number=log_row.from_number,
-                    input_data=dict(target.input_data or {}),
-                    settings=settings,
-                    claimed_at=now,
-                )
-                for log_row, target in started
-            ]
-        stats.claimed += len(claims)
-        stats.ended += len(ended)
-        if ended:
-            stats.ended_campaigns.add(campaign_id)
         for claim in claims:
             log.info(
                 "attempt.claimed",
@@ -211,6 +135,88 @@ class Dispatcher:
                 attempt=claim.attempt,
                 to=mask_phone(claim.to_number),
             )
+        return claims, stats
+
+    async def _claim_campaign(
+        self,
+        session: AsyncSession,
+        campaign_id: str,
+        now: datetime,
+        capacity: int,
+        stats: ClaimStats,
+    ) -> list[Claim]:
+        claims: list[Claim] = []
+        started: list[tuple[CallLog, Target]] = []
+        ended: list[Target] = []
+        campaign = await repository.lock_active_campaign(session, campaign_id)
+        if campaign is None:
+            return claims
+        settings = self.settings_cache.get(campaign)
+        slots = min(capacity, await self._free_slots(session, campaign, settings, now))
+        if slots <= 0:
+            return claims
+        callers = await self._caller_budget(session, campaign, settings, now)
+
+        for _ in range(_MAX_ROUNDS):
+            if len(started) >= slots or not any(callers.values()):
+                break
+            wanted = slots - len(started)
+            targets = await repository.due_targets(
+                session, campaign_id, now, wanted + _EXTRA_ROWS
+            )
+            if not targets:
+                break
+            suppressed = await repository.suppressed_numbers(
+                session, campaign.organization_id, (t.phone_number for t in targets)
+            )
+            moved = 0
+            for target in targets:
+                if len(started) >= slots:
+                    break
+                verdict = self._check(target, settings, suppressed, now)
+                if verdict == "ended":
+                    ended.append(target)
+                    continue
+                if verdict == "moved":
+                    moved += 1
+                    continue
+                caller = self._pick_caller(callers)
+                if caller is None:
+                    break
+                if not self._provider_allows(settings, now):
+                    break
+                started.append(
+                    self._start(session, campaign, settings, target, caller, now)
+                )
+            stats.rescheduled += moved
+            if len(targets) < wanted + _EXTRA_ROWS:
+                break
+
+        await session.flush()
+        for target in ended:
+            await outbox.emit_target_finished(
+                session, target=target, call_log=None, next_attempt_at=None, now=now
+            )
+        # Ids exist only after the flush.
+        claims = [
+            Claim(
+                call_log_id=log_row.id,
+                target_id=target.id,
+                campaign_id=campaign.id,
+                organization_id=campaign.organization_id,
+                attempt=log_row.attempt,
+                to_number=target.phone_number,
+                from_number=log_row.from_number,
+                input_data=dict(target.input_data or {}),
+                settings=settings,
+                claimed_at=now,
+            )
+            for log_row, target in started
+        ]
+        stats.claimed += len(claims)
+        stats.ended += len(ended)
+        if ended:
+            stats.ended_campaigns.add(campaign_id)
         return claims
 
     async def _free_slots(
