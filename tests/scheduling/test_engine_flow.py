@@ -131,3 +131,24 @@ async def test_capacity_does_not_use_an_attempt(world):
         "capacity",
         "completed",
     ]
+
+
+def test_worker_loads_configured_scenario_files(tmp_path, database_url):
+    from callfleet.clock import SystemClock
+    from callfleet.config import Config
+    from callfleet.db.engine import create_engine, create_sessionmaker
+    from callfleet.scheduling.worker import Worker
+    from callfleet.telephony.simulator.scenario import ScenarioLibrary
+
+    scenario = tmp_path / "front_desk.yaml"
+    scenario.write_text(
+        "name: front_desk_test\n"
+        "person:\n"
+        "  greeting: Front desk.\n"
+        "  facts:\n"
+        "    claim_status: {value: paid, answer: It was paid., aliases: [status]}\n"
+    )
+    config = Config(database_url=database_url, scenario_paths=[str(tmp_path)])
+    engine = create_engine(database_url)
+    Worker(create_sessionmaker(engine), config=config, clock=SystemClock())
+    assert "front_desk_test" in ScenarioLibrary.default()

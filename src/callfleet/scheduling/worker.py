@@ -40,6 +40,7 @@ from callfleet.scheduling.runner import (
     default_llm,
 )
 from callfleet.scheduling.sweeper import Sweeper, SweepStats
+from callfleet.telephony.simulator.scenario import load_scenario_paths
 
 log = structlog.get_logger()
 
@@ -81,6 +82,9 @@ class Worker:
         self.deliver_webhooks = deliver_webhooks
         self.stop_wait_s = stop_wait_s
         self.settings_cache = SettingsCache()
+        if config.scenario_paths:
+            loaded = load_scenario_paths(config.scenario_paths)
+            log.info("worker.scenarios_loaded", count=loaded)
         self._own_providers = provider_factory is None
         self.providers = provider_factory or ProviderCache(clock)
         self.dispatcher = Dispatcher(
