@@ -88,10 +88,6 @@ async def suppressed_numbers(
 async def insert_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     # The table, not the mapped class: a Core executemany skips the ORM's
     # bulk-insert bookkeeping, which the rows (complete dicts) do not need.
-    # TODO: on PostgreSQL an ingest of 10,000 targets spends most of its time
-    # waiting on the database (asyncpg executemany plus the IN-list lookups);
-    # bench/ingest.py shows about 0.05 of a raw executemany, against 0.2 on
-    # SQLite. Try COPY or multi-row VALUES and measure which query waits.
     table = Target.__table__
     if rows and any(row.keys() != rows[0].keys() for row in rows):
         raise ValueError("target rows for one insert must have the same keys")
