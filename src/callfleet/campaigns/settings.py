@@ -6,6 +6,7 @@ the agent, the simulator and the analysis can all take them as input.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, datetime, time
 from enum import StrEnum
@@ -77,7 +78,14 @@ def template_variables(source: str) -> set[str]:
 
 
 def render_template(source: str, context: dict[str, Any]) -> str:
-    return _template_env.from_string(source).render(**context).strip()
+    return _compiled(source).render(**context).strip()
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(source: str) -> jinja2.Template:
+    # Compiling costs far more than rendering, and a campaign renders the same
+    # few templates on every call.
+    return _template_env.from_string(source)
 
 
 def _check_template(value: str) -> str:

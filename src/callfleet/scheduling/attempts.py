@@ -5,8 +5,10 @@ the transaction of the change that causes it."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 import structlog
@@ -41,12 +43,34 @@ class SettingsCache:
         self._entries: dict[str, tuple[datetime, CampaignSettings]] = {}
 
     def get(self, campaign: Campaign) -> CampaignSettings:
-        entry = self._entries.get(campaign.id)
-        if entry is not None and entry[0] == campaign.updated_at:
-            return entry[1]
-        settings = CampaignSettings.model_validate(campaign.settings)
-        self._entries[campaign.id] = (campaign.updated_at, settings)
+        settings = self.cached(campaign.id, campaign.updated_at)
+        if settings is None:
+            settings = self.put(campaign.id, campaign.updated_at, campaign.settings)
         return settings
+
+    def cached(self, campaign_id: str, updated_at: datetime) -> CampaignSettings | None:
+        entry = self._entries.get(campaign_id)
+        if entry is not None and entry[0] == updated_at:
+            return entry[1]
+        return None
+
+    def put(
+        self, campaign_id: str, updated_at: datetime, raw: dict[str, Any]
+    ) -> CampaignSettings:
+        settings = CampaignSettings.model_validate(raw)
+        self._entries[campaign_id] = (updated_at, settings)
+        return settings
+
+    async def load(
+        self, session: AsyncSession, campaign_id: str, updated_at: datetime
+    ) -> CampaignSettings | None:
+        """The settings of this version of the campaign, read from the database
+        only when not cached."""
+        settings = self.cached(campaign_id, updated_at)
+        if settings is not None:
+            return settings
+        row = await repository.campaign_settings_row(session, campaign_id)
+        return None if row is None else self.put(campaign_id, row[0], row[1])
 
 
 @dataclass(slots=True)
@@ -141,26 +165,59 @@ def _complete_call_log(call_log: CallLog, report: AttemptReport, now: datetime) 
     call_log.live_data = live
 
 
-async def finish_attempt(
-    session: AsyncSession,
-    *,
-    call_log_id: int,
-    report: AttemptReport,
-    settings_cache: SettingsCache,
-    now: datetime,
-) -> NextStep | None:
-    """Record an attempt's end and decide the target's next step, in the caller's
-    transaction. Returns None when the attempt was already recorded (by the
-    sweeper, after this worker lost its lease)."""
-    locked = await repository.lock_attempt(session, call_log_id)
-    if locked is None or locked[0].completed_at is not None:
-        return None
-    call_log, target, campaign = locked
-    _complete_call_log(call_log, report, now)
-    if target is None or campaign is None:
-        return None
+# Columns the recording of an attempt writes; every row of a batch sets all of
+# them, so that one executemany statement covers the batch.
+_CALL_LOG_WRITES = (
+    "state",
+    "disposition",
+    "completed_at",
+    "ended_at",
+    "lease_expires_at",
+    "provider_code",
+    "provider_reason",
+    "call_ended_reason",
+    "duration_s",
+    "transcripts",
+    "agent_data",
+    "provider_data",
+    "post_call_data",
+    "qa",
+    "summary",
+    "call_categorization",
+    "live_data",
+)
+_TARGET_WRITES = (
+    "output_data",
+    "category",
+    "subcategory",
+    "resolution",
+    "outcome",
+    "categorization",
+    "execution_seconds",
+    "status",
+    "attempt",
+    "free_retries",
+    "disposition_streak",
+    "last_disposition",
+    "next_attempt_at",
+    "updated_at",
+    "finished_at",
+)
 
-    settings = settings_cache.get(campaign)
+
+class _Row(SimpleNamespace):
+    """A row's column values as attributes, as the ORM objects have them, so that
+    the rules below read and write either."""
+
+
+def _apply_to_target(
+    target: Any,
+    call_log: Any,
+    report: AttemptReport,
+    settings: CampaignSettings,
+    campaign_status: str | None,
+    now: datetime,
+) -> NextStep:
     analysis = report.analysis
     if analysis is not None:
         target.output_data = {
@@ -184,7 +241,7 @@ async def finish_attempt(
         target.input_data,
         target.operating_hours,
     )
-    may_retry = not target.cancel_requested and campaign.status not in _CLOSED
+    may_retry = not target.cancel_requested and campaign_status not in _CLOSED
     step = after_attempt(
         settings,
         counters_of(target),
@@ -209,34 +266,139 @@ async def finish_attempt(
         target.outcome = "cancelled"
     if step.final:
         target.finished_at = now
-
-    if report.disposition is Disposition.DO_NOT_CALL:
-        await suppress_from_call(
-            session,
-            target.organization_id,
-            target.phone_number,
-            call_log_id=call_log.id,
-            now=now,
-        )
-    await session.flush()
-    await outbox.emit_target_finished(
-        session,
-        target=target,
-        call_log=call_log,
-        next_attempt_at=step.next_attempt_at,
-        now=now,
-    )
-    log.info(
-        "attempt.recorded",
-        campaign_id=target.campaign_id,
-        target_id=target.id,
-        call_log_id=call_log.id,
-        disposition=report.disposition.value,
-        status=step.status.value,
-        reason=step.reason,
-        next_attempt_at=step.next_attempt_at,
-    )
     return step
+
+
+async def finish_attempt(
+    session: AsyncSession,
+    *,
+    call_log_id: int,
+    report: AttemptReport,
+    settings_cache: SettingsCache,
+    now: datetime,
+) -> NextStep | None:
+    """Record an attempt's end and decide the target's next step, in the caller's
+    transaction. Returns None when the attempt was already recorded (by the
+    sweeper, after this worker lost its lease)."""
+    steps = await finish_attempts(
+        session, [(call_log_id, report)], settings_cache=settings_cache, now=now
+    )
+    return steps[0]
+
+
+async def finish_attempts(
+    session: AsyncSession,
+    attempts: Sequence[tuple[int, AttemptReport]],
+    *,
+    settings_cache: SettingsCache,
+    now: datetime,
+) -> list[NextStep | None]:
+    """``finish_attempt`` for many attempts in one transaction, with a fixed
+    number of statements: one locking read, one executemany per table, one insert
+    of the webhook events. The steps are returned in the order given."""
+    locked = {
+        row.call_log["id"]: row
+        for row in await repository.lock_attempts(session, [i for i, _ in attempts])
+    }
+    call_log_rows: list[dict[str, Any]] = []
+    target_rows: list[dict[str, Any]] = []
+    recorded: list[tuple[_Row, _Row, NextStep]] = []
+    steps: list[NextStep | None] = []
+    for call_log_id, report in attempts:
+        row = locked.pop(call_log_id, None)
+        if row is None or row.call_log["completed_at"] is not None:
+            steps.append(None)
+            continue
+        call_log = _Row(**row.call_log)
+        _complete_call_log(call_log, report, now)
+        call_log_rows.append(
+            {"id": call_log.id, **{k: getattr(call_log, k) for k in _CALL_LOG_WRITES}}
+        )
+        settings = None
+        if row.target is not None and row.campaign_updated_at is not None:
+            settings = await settings_cache.load(
+                session, call_log.campaign_id, row.campaign_updated_at
+            )
+        if row.target is None or settings is None:
+            steps.append(None)
+            continue
+        target = _Row(**row.target)
+        step = _apply_to_target(
+            target, call_log, report, settings, row.campaign_status, now
+        )
+        target_rows.append(
+            {"id": target.id, **{k: getattr(target, k) for k in _TARGET_WRITES}}
+        )
+        recorded.append((call_log, target, step))
+        steps.append(step)
+        if report.disposition is Disposition.DO_NOT_CALL:
+            await suppress_from_call(
+                session,
+                target.organization_id,
+                target.phone_number,
+                call_log_id=call_log.id,
+                now=now,
+            )
+
+    await repository.update_rows_by_id(session, CallLog.__table__, call_log_rows)
+    await repository.update_rows_by_id(session, Target.__table__, target_rows)
+    await _emit_target_finished(session, recorded, now)
+    for call_log, target, step in recorded:
+        log.info(
+            "attempt.recorded",
+            campaign_id=target.campaign_id,
+            target_id=target.id,
+            call_log_id=call_log.id,
+            disposition=call_log.disposition,
+            status=step.status.value,
+            reason=step.reason,
+            next_attempt_at=step.next_attempt_at,
+        )
+    return steps
+
+
+async def _emit_target_finished(
+    session: AsyncSession, recorded: list[tuple[_Row, _Row, NextStep]], now: datetime
+) -> None:
+    """The ``campaign_target_finished`` event of each recorded attempt. Campaigns
+    with webhook endpoints go through the outbox one event at a time (it numbers
+    each target's deliveries); for the others, the events are inserted at once."""
+    subscribed = await repository.subscribed_campaign_ids(
+        session, {t.campaign_id for _, t, _ in recorded}, outbox.TARGET_FINISHED
+    )
+    events = []
+    for call_log, target, step in recorded:
+        if target.campaign_id in subscribed:
+            await outbox.emit_target_finished(
+                session,
+                target=target,
+                call_log=call_log,
+                next_attempt_at=step.next_attempt_at,
+                now=now,
+            )
+            continue
+        event_id = outbox.new_event_id(now)
+        events.append(
+            {
+                "id": event_id,
+                "organization_id": target.organization_id,
+                "campaign_id": target.campaign_id,
+                "target_id": target.id,
+                "call_log_id": call_log.id,
+                "event_type": outbox.TARGET_FINISHED,
+                "payload": outbox.target_finished_payload(
+                    event_id=event_id,
+                    target=target,
+                    call_log=call_log,
+                    next_attempt_at=step.next_attempt_at,
+                    now=now,
+                ),
+                # No endpoint to fan out to, as the outbox marks such events.
+                "state": "fanned_out",
+                "created_at": now,
+            }
+        )
+    await repository.insert_webhook_events(session, events)
 
 
 async def complete_campaign_if_done(

@@ -20,7 +20,7 @@ from callfleet.scheduling.attempts import (
     AttemptReport,
     SettingsCache,
     complete_campaign_if_done,
-    finish_attempt,
+    finish_attempts,
 )
 from callfleet.scheduling.lifecycle import NextStep
 
@@ -131,7 +131,6 @@ class Recorder:
 
     async def _write(self, batch: list[_Finish | _Answered]) -> None:
         now = self.clock.now()
-        steps: list[tuple[_Finish, NextStep | None]] = []
         answered = [
             {
                 "id": item.call_log_id,
@@ -142,31 +141,41 @@ class Recorder:
             for item in batch
             if isinstance(item, _Answered)
         ]
+        finishes = [item for item in batch if isinstance(item, _Finish)]
         async with transaction(self.sessionmaker) as session:
             if answered:
                 await repository.mark_answered_many(session, answered)
-            for item in batch:
-                if isinstance(item, _Answered):
-                    continue
-                step = await finish_attempt(
-                    session,
-                    call_log_id=item.call_log_id,
-                    report=item.report,
-                    settings_cache=self.settings_cache,
-                    now=now,
-                )
-                steps.append((item, step))
+            results = await finish_attempts(
+                session,
+                [(item.call_log_id, item.report) for item in finishes],
+                settings_cache=self.settings_cache,
+                now=now,
+            )
+        steps: list[tuple[_Finish, NextStep | None]] = list(
+            zip(finishes, results, strict=True)
+        )
 
         finished = {
             i.campaign_id for i, step in steps if step is not None and step.final
         }
-        for campaign_id in sorted(finished):
-            await _guarded(
-                complete_campaign_if_done, self.sessionmaker, campaign_id, now
-            )
+        if finished:
+            await _guarded(_complete_campaigns, self.sessionmaker, finished, now)
         for item, step in steps:
             if not item.done.done():
                 item.done.set_result(step)
+
+
+async def _complete_campaigns(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    campaign_ids: set[str],
+    now: datetime,
+) -> None:
+    # One query finds the campaigns left without open targets; only those are
+    # locked and completed.
+    async with sessionmaker() as session:
+        done = await repository.completable_campaign_ids(session, sorted(campaign_ids))
+    for campaign_id in sorted(done):
+        await _guarded(complete_campaign_if_done, sessionmaker, campaign_id, now)
 
 
 async def _guarded(action: Callable[..., Awaitable[Any]], *args: Any) -> None:

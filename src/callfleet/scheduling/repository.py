@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, select, update
+from sqlalchemy import Select, and_, bindparam, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callfleet.campaigns.schemas import CampaignStatus
-from callfleet.db.models import CallLog, Campaign, Suppression, Target
+from callfleet.db.models import (
+    CallLog,
+    Campaign,
+    Suppression,
+    Target,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from callfleet.targets.status import FINAL_STATUSES, TargetStatus
 
 # Every status a target can be in before it is final; listed (not negated) so that
@@ -141,6 +149,122 @@ async def lock_attempt(
     if call_log is None:
         return None
     return call_log, None, await get_campaign(session, call_log.campaign_id)
+
+
+_CALL_LOGS = CallLog.__table__
+_TARGETS = Target.__table__
+_TARGET_PREFIX = "t__"
+
+
+@dataclass(slots=True)
+class LockedAttempt:
+    """An attempt's call log and target as plain column values, and its
+    campaign's status and version (``updated_at``)."""
+
+    call_log: dict[str, Any]
+    target: dict[str, Any] | None
+    campaign_status: str | None
+    campaign_updated_at: datetime | None
+
+
+async def lock_attempts(
+    session: AsyncSession, call_log_ids: Sequence[int]
+) -> list[LockedAttempt]:
+    """Attempts' call logs and targets, both locked, in id order (the lock
+    order); one round trip however many attempts. The target is None when it was
+    deleted; ids not found are left out."""
+    ids = sorted(set(call_log_ids))
+    if not ids:
+        return []
+    rows = await session.execute(
+        select(
+            *_CALL_LOGS.c,
+            *(c.label(_TARGET_PREFIX + c.key) for c in _TARGETS.c),
+            Campaign.status.label("campaign_status"),
+            Campaign.updated_at.label("campaign_updated_at"),
+        )
+        .select_from(
+            _CALL_LOGS.join(_TARGETS, _TARGETS.c.id == _CALL_LOGS.c.target_id).join(
+                Campaign, Campaign.id == _CALL_LOGS.c.campaign_id
+            )
+        )
+        .where(_CALL_LOGS.c.id.in_(ids))
+        .order_by(_CALL_LOGS.c.id)
+        .with_for_update(of=[_CALL_LOGS, _TARGETS])
+    )
+    call_log_keys = [c.key for c in _CALL_LOGS.c]
+    target_keys = [(_TARGET_PREFIX + c.key, c.key) for c in _TARGETS.c]
+    found: dict[int, LockedAttempt] = {}
+    for row in rows.mappings():
+        found[row["id"]] = LockedAttempt(
+            call_log={key: row[key] for key in call_log_keys},
+            target={key: row[label] for label, key in target_keys},
+            campaign_status=row["campaign_status"],
+            campaign_updated_at=row["campaign_updated_at"],
+        )
+    missing = [i for i in ids if i not in found]
+    if missing:
+        # Their targets were deleted (call logs keep a null target_id).
+        orphans = await session.execute(
+            select(_CALL_LOGS)
+            .where(_CALL_LOGS.c.id.in_(missing))
+            .order_by(_CALL_LOGS.c.id)
+            .with_for_update()
+        )
+        for row in orphans.mappings():
+            found[row["id"]] = LockedAttempt(dict(row), None, None, None)
+    return [found[i] for i in ids if i in found]
+
+
+async def update_rows_by_id(
+    session: AsyncSession, table: Any, rows: Sequence[dict[str, Any]]
+) -> None:
+    """One UPDATE per row, sent as a single executemany; every row sets the same
+    columns and carries its primary key as ``id``."""
+    if not rows:
+        return
+    await session.execute(
+        update(table).where(table.c.id == bindparam("row_id")),
+        [
+            {"row_id": row["id"], **{k: v for k, v in row.items() if k != "id"}}
+            for row in rows
+        ],
+    )
+
+
+async def campaign_settings_row(
+    session: AsyncSession, campaign_id: str
+) -> tuple[datetime, dict[str, Any]] | None:
+    row = (
+        await session.execute(
+            select(Campaign.updated_at, Campaign.settings).where(
+                Campaign.id == campaign_id
+            )
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def subscribed_campaign_ids(
+    session: AsyncSession, campaign_ids: Iterable[str], event_type: str
+) -> set[str]:
+    """Of these campaigns, those with a webhook endpoint for ``event_type``."""
+    ids = sorted(set(campaign_ids))
+    if not ids:
+        return set()
+    rows = await session.execute(
+        select(WebhookEndpoint.campaign_id, WebhookEndpoint.events).where(
+            WebhookEndpoint.campaign_id.in_(ids)
+        )
+    )
+    return {campaign_id for campaign_id, events in rows if event_type in (events or [])}
+
+
+async def insert_webhook_events(
+    session: AsyncSession, rows: Sequence[dict[str, Any]]
+) -> None:
+    if rows:
+        await session.execute(insert(WebhookEvent.__table__), list(rows))
 
 
 async def mark_answered(
