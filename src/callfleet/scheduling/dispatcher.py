@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callfleet.campaigns.settings import CampaignSettings
 from callfleet.db.engine import transaction
-from callfleet.db.models import CallLog, Campaign, Target
+from callfleet.db.models import CallLog, Target
 from callfleet.logging import mask_phone
 from callfleet.notifications import outbox
 from callfleet.scheduling import repository
@@ -148,10 +148,14 @@ class Dispatcher:
         claims: list[Claim] = []
         started: list[tuple[CallLog, Target]] = []
         ended: list[Target] = []
-        campaign = await repository.lock_active_campaign(session, campaign_id)
+        campaign = await repository.lock_active_campaign_row(session, campaign_id)
         if campaign is None:
             return claims
-        settings = self.settings_cache.get(campaign)
+        settings = await self.settings_cache.load(
+            session, campaign_id, campaign.updated_at
+        )
+        if settings is None:
+            return claims
         slots = min(capacity, await self._free_slots(session, campaign, settings, now))
         if slots <= 0:
             return claims
@@ -161,14 +165,13 @@ class Dispatcher:
             if len(started) >= slots or not any(callers.values()):
                 break
             wanted = slots - len(started)
-            targets = await repository.due_targets(
+            checked = await repository.due_targets_checked(
                 session, campaign_id, now, wanted + _EXTRA_ROWS
             )
-            if not targets:
+            if not checked:
                 break
-            suppressed = await repository.suppressed_numbers(
-                session, campaign.organization_id, (t.phone_number for t in targets)
-            )
+            targets = [target for target, _ in checked]
+            suppressed = {target.phone_number for target, flag in checked if flag}
             moved = 0
             for target in targets:
                 if len(started) >= slots:
@@ -222,27 +225,24 @@ class Dispatcher:
     async def _free_slots(
         self,
         session: AsyncSession,
-        campaign: Campaign,
+        campaign: Any,
         settings: CampaignSettings,
         now: datetime,
     ) -> int:
         concurrency = settings.concurrency
-        open_calls = await repository.open_call_count(session, campaign.id)
+        window = rate_window(concurrency.calls_per_second)
+        open_calls, recent = await repository.campaign_load(
+            session, campaign.id, now - timedelta(seconds=window)
+        )
         slots = concurrency.max_concurrent_calls - open_calls
         if slots <= 0:
             return 0
-        window = rate_window(concurrency.calls_per_second)
-        recent = await repository.dials_since(
-            session, campaign.id, now - timedelta(seconds=window)
-        )
-        return min(
-            slots, rate_budget(concurrency.calls_per_second, sum(recent.values()))
-        )
+        return min(slots, rate_budget(concurrency.calls_per_second, recent))
 
     async def _caller_budget(
         self,
         session: AsyncSession,
-        campaign: Campaign,
+        campaign: Any,
         settings: CampaignSettings,
         now: datetime,
     ) -> dict[str, int]:
@@ -333,7 +333,7 @@ class Dispatcher:
     def _start(
         self,
         session: AsyncSession,
-        campaign: Campaign,
+        campaign: Any,
         settings: CampaignSettings,
         target: Target,
         caller: str,

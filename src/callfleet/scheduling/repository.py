@@ -54,6 +54,42 @@ async def lock_active_campaign(
     )
 
 
+async def lock_active_campaign_row(session: AsyncSession, campaign_id: str) -> Any:
+    """Like ``lock_active_campaign``, but only the columns a claim needs (``id``,
+    ``organization_id``, ``updated_at``): the settings come from a cache."""
+    return (
+        await session.execute(
+            select(Campaign.id, Campaign.organization_id, Campaign.updated_at)
+            .where(
+                Campaign.id == campaign_id,
+                Campaign.status == CampaignStatus.ACTIVE.value,
+            )
+            .with_for_update(skip_locked=True)
+        )
+    ).first()
+
+
+async def campaign_load(
+    session: AsyncSession, campaign_id: str, since: datetime
+) -> tuple[int, int]:
+    """The campaign's open attempts and the attempts started after ``since``, in
+    one round trip."""
+    open_calls = (
+        select(func.count())
+        .select_from(CallLog)
+        .where(CallLog.campaign_id == campaign_id, CallLog.completed_at.is_(None))
+        .scalar_subquery()
+    )
+    recent = (
+        select(func.count())
+        .select_from(CallLog)
+        .where(CallLog.campaign_id == campaign_id, CallLog.created_at > since)
+        .scalar_subquery()
+    )
+    row = (await session.execute(select(open_calls, recent))).one()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
 async def open_call_count(session: AsyncSession, campaign_id: str) -> int:
     count = await session.scalar(
         select(func.count())
@@ -95,6 +131,25 @@ async def due_targets(
     session: AsyncSession, campaign_id: str, now: datetime, limit: int
 ) -> list[Target]:
     return list(await session.scalars(claim_query(campaign_id, now, limit)))
+
+
+async def due_targets_checked(
+    session: AsyncSession, campaign_id: str, now: datetime, limit: int
+) -> list[tuple[Target, bool]]:
+    """``due_targets``, each with whether its number is on its organization's
+    do-not-call list, in one round trip."""
+    suppressed = (
+        exists()
+        .where(
+            Suppression.organization_id == Target.organization_id,
+            Suppression.phone_number == Target.phone_number,
+        )
+        .label("suppressed")
+    )
+    query = claim_query(campaign_id, now, limit).add_columns(suppressed)
+    query = query.with_for_update(skip_locked=True, of=Target)
+    rows = await session.execute(query)
+    return [(target, bool(flag)) for target, flag in rows]
 
 
 async def suppressed_numbers(
