@@ -69,7 +69,10 @@ class AddTargetsRequest(BaseModel):
 
 class TargetResult(BaseModel):
     index: int
-    id: str
+    id: str | None = Field(
+        description="The target's id; null for a skipped target whose id was not "
+        "given (nothing was stored for it)."
+    )
     result: str = Field(description="created | already_present | skipped")
     status: str | None = None
     reason: str | None = None
@@ -80,7 +83,10 @@ class AddTargetsResponse(BaseModel):
     already_present: int
     skipped: int
     launched: int
-    target_ids: list[str]
+    target_ids: list[str] = Field(
+        description="Ids of the targets now in the campaign (created or already "
+        "present), in request order."
+    )
     results: list[TargetResult]
 
 

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callfleet import jsonutil, phones
@@ -266,7 +267,9 @@ async def add_targets(
             f"{len(raw_targets)} targets in one request; at most {max_targets} "
             "are accepted, split the list into several requests"
         )
-    campaign = await campaigns_repository.get(session, org_id, campaign_id)
+    # Locking the campaign row serializes concurrent ingests into one campaign,
+    # so that duplicate ids and external ids are judged against committed rows.
+    campaign = await campaigns_repository.get_for_update(session, org_id, campaign_id)
     if campaign is None:
         raise NotFound(f"campaign {campaign_id} not found")
     if campaign.status in _CLOSED_CAMPAIGN:
@@ -323,11 +326,12 @@ async def add_targets(
         if found is None:
             continue
         org, campaign_of, digest, _status = found
-        if (
-            org != org_id
-            or campaign_of != campaign.id
-            or digest != item.row["content_hash"]
-        ):
+        if org != org_id or campaign_of != campaign.id:
+            raise Conflict(
+                f"target id {item.id} (index {item.index}) is already in use; "
+                "choose another id"
+            )
+        if digest != item.row["content_hash"]:
             raise Conflict(
                 f"target {item.id} (index {item.index}) already exists with different "
                 "content; use PATCH /api/v1/targets/{id} to change it"
@@ -346,12 +350,12 @@ async def add_targets(
     results: list[TargetResult] = []
     rows: list[dict[str, Any]] = []
     to_launch: list[str] = []
-    inserted: set[str] = set()
+    inserted: dict[str, str] = {}  # id -> status of the row inserted for it
     base = rank_base(now)
     for item in prepared:
         row = item.row
         if item.id in existing or item.id in inserted:
-            status = existing[item.id][3] if item.id in existing else row["status"]
+            status = existing[item.id][3] if item.id in existing else inserted[item.id]
             results.append(
                 TargetResult(
                     index=item.index,
@@ -368,7 +372,7 @@ async def add_targets(
             results.append(
                 TargetResult(
                     index=item.index,
-                    id=item.id,
+                    id=item.id if item.client_id else None,
                     result="skipped",
                     reason=f"external_id {external!r} is already in the campaign",
                 )
@@ -391,13 +395,20 @@ async def add_targets(
                 launched_at=now,
             )
         rows.append(row)
-        inserted.add(item.id)
+        inserted[item.id] = row["status"]
         results.append(
             TargetResult(
                 index=item.index, id=item.id, result="created", status=row["status"]
             )
         )
-    await repository.insert_many(session, rows)
+    try:
+        await repository.insert_many(session, rows)
+    except IntegrityError as exc:
+        # Another request in another campaign took one of these ids first.
+        raise Conflict(
+            "some target ids of this request were stored by another request at the "
+            "same time; nothing was stored, send the request again"
+        ) from exc
     launched_existing = (
         await repository.launch(session, campaign.id, to_launch, now, base)
         if to_launch
@@ -413,7 +424,7 @@ async def add_targets(
         already_present=sum(1 for r in results if r.result == "already_present"),
         skipped=sum(1 for r in results if r.result == "skipped"),
         launched=launched + len(launched_existing),
-        target_ids=[r.id for r in results],
+        target_ids=[r.id for r in results if r.id and r.result != "skipped"],
         results=results,
     )
 
