@@ -314,3 +314,39 @@ def test_random_json_never_gives_500(tenant, ids, body, target, route):
         f"/api/v1/campaigns/{cid}/targets", json={"targets": [target]}
     )
     _assert_error_shape(response)
+
+
+def test_unpaired_surrogates_are_refused_and_nothing_is_stored(tenant):
+    raw = b'{"name": "ok", "description": "bad \\ud800 text"}'
+    response = tenant.client.post(
+        "/api/v1/campaigns", content=raw, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "description"]
+
+    campaign_id = tenant.create_campaign()["id"]
+    raw = b'{"targets": [{"phone_number": "+12015550123", "input_data": {"a": "\\udc00"}}]}'
+    response = tenant.client.post(
+        f"/api/v1/campaigns/{campaign_id}/targets",
+        content=raw,
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == [
+        "body",
+        "targets",
+        0,
+        "input_data",
+        "a",
+    ]
+    listed = tenant.client.get(f"/api/v1/campaigns/{campaign_id}/targets").json()
+    assert listed["total"] == 0
+
+    paired = '{"name": "emoji \\ud83d\\ude00 fine"}'.encode()
+    response = tenant.client.post(
+        "/api/v1/campaigns",
+        content=paired,
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 201
+    assert response.json()["name"] == "emoji \U0001f600 fine"

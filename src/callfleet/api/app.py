@@ -13,7 +13,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callfleet import __version__, phones
-from callfleet.api.errors import BodySizeLimit, RejectNul, install_error_handlers
+from callfleet.api.errors import (
+    BodySizeLimit,
+    RejectNul,
+    RejectUnpairedSurrogates,
+    install_error_handlers,
+)
 from callfleet.calls.endpoints import live_router as live_calls_router
 from callfleet.calls.endpoints import router as call_logs_router
 from callfleet.campaigns.endpoints import router as campaigns_router
@@ -103,6 +108,7 @@ def create_app(
     ):
         app.include_router(router)
     install_notifications(app)
+    app.add_middleware(RejectUnpairedSurrogates)
     app.add_middleware(BodySizeLimit, max_bytes=config.max_body_bytes)
     app.add_middleware(RejectNul)
     _install_openapi(app)
