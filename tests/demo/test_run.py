@@ -166,3 +166,19 @@ def test_invalid_campaign_file_names_the_setting(tmp_path):
     result = run(tmp_path, "--campaign", str(path), "--targets", str(targets))
     assert result.returncode == 2
     assert "concurrency.max_concurrent_calls" in result.stdout
+
+
+def test_one_id_on_two_rows_with_other_content_is_a_bad_row(tmp_path, campaign_file):
+    same = "5f0c4a52-8a0e-4b8e-9d53-0d7e3c6a9b11"
+    targets = write_csv(
+        tmp_path / "targets.csv",
+        [
+            ["phone_number", "id"],
+            ["+12015550123", same],
+            ["+13125550142", same],
+        ],
+    )
+    result = run(tmp_path, "--campaign", str(campaign_file), "--targets", str(targets))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "line 3" in result.stdout and "line 2" not in result.stdout
+    assert "different content" in result.stdout

@@ -148,6 +148,24 @@ def _raw_numbers(raw_targets: list[Any]) -> list[str]:
     return numbers
 
 
+def _clashes(
+    item: _Prepared, seen: dict[str, _Prepared], errors: list[dict[str, Any]]
+) -> bool:
+    """Whether ``item`` reuses the id of an earlier target of the same request
+    with other content (an error); identical repeats are fine."""
+    twin = seen.setdefault(item.id, item)
+    if twin is item or twin.row["content_hash"] == item.row["content_hash"]:
+        return False
+    errors.append(
+        _error(
+            ["body", "targets", item.index, "id"],
+            f"id {item.id} is used by target {twin.index} of this request "
+            "with different content",
+        )
+    )
+    return True
+
+
 def _validate(index: int, raw: Any, errors: list[dict[str, Any]]) -> TargetInput | None:
     try:
         return _target_adapter.validate_python(raw)
@@ -302,17 +320,8 @@ async def add_targets(
         )
         if item is None:
             continue
-        twin = seen.get(item.id)
-        if twin is not None and twin.row["content_hash"] != item.row["content_hash"]:
-            errors.append(
-                _error(
-                    ["body", "targets", index, "id"],
-                    f"id {item.id} is used by target {twin.index} of this request "
-                    "with different content",
-                )
-            )
+        if _clashes(item, seen, errors):
             continue
-        seen.setdefault(item.id, item)
         prepared.append(item)
     if errors:
         raise Invalid(errors)
@@ -624,11 +633,12 @@ def validate_targets(
     campaign = Campaign(id="", organization_id="", settings={})
     region = settings.phone_region or default_region
     errors: list[dict[str, Any]] = []
+    seen: dict[str, _Prepared] = {}
     for index, raw in enumerate(raw_targets):
         item = _validate(index, raw, errors)
         if item is None:
             continue
-        _prepare(
+        prepared = _prepare(
             index,
             item,
             campaign=campaign,
@@ -637,4 +647,6 @@ def validate_targets(
             now=now,
             errors=errors,
         )
+        if prepared is not None and prepared.client_id:
+            _clashes(prepared, seen, errors)
     return errors
