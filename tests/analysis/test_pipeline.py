@@ -213,3 +213,33 @@ def test_one_answer_given_for_several_free_text_fields_is_shared() -> None:
     assert data["car_year"] == 2015
     assert data["car_make"].lower() == "bmw"
     assert data["car_model"].lower() == "x 5"
+
+
+def test_values_the_campaign_scripts_are_no_disclosure() -> None:
+    scripted = SETTINGS.model_copy(
+        update={
+            "agent": SETTINGS.agent.model_copy(
+                update={
+                    "first_message": "Hello, calling about claim {{ claim_number }}.",
+                    "verification_keys": None,
+                }
+            )
+        }
+    )
+    result = good_call()
+    result.turns[1] = Turn(Role.AGENT, "Hello, calling about claim CLM-2291.")
+    inputs = {**INPUT, "claim_number": "CLM-2291"}
+
+    qa = analyze(result, scripted, inputs, call_date=date(2026, 3, 10)).qa
+
+    check = next(
+        c for c in qa["criteria"] if c["name"] == "no_disclosure_to_unverified"
+    )
+    assert check["passed"] is True
+
+    result.turns[1] = Turn(Role.AGENT, "Hello, member XJ4471, about your claim.")
+    qa = analyze(result, scripted, inputs, call_date=date(2026, 3, 10)).qa
+    check = next(
+        c for c in qa["criteria"] if c["name"] == "no_disclosure_to_unverified"
+    )
+    assert check["passed"] is False

@@ -169,6 +169,7 @@ def _finish(
             collected=collected,
             input_data=input_data,
             verification_keys=settings.agent.verification_keys,
+            scripted_keys=settings.scripted_variables(),
         ),
     )
     if summary is None:

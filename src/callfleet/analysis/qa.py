@@ -57,6 +57,9 @@ class QAContext:
     collected: Mapping[str, Any]  # field name -> extracted value
     input_data: Mapping[str, Any]
     verification_keys: Sequence[str] | None = None
+    # input_data keys the campaign's own messages say (its templates): saying
+    # them is what the campaign asked for, not a disclosure
+    scripted_keys: frozenset[str] = frozenset()
 
 
 _GREETING_RE = re.compile(
@@ -193,6 +196,7 @@ def _no_disclosure_to_unverified(result: ConversationResult, ctx: QAContext) -> 
         key: _comparable(value)
         for key, value in ctx.input_data.items()
         if (keys is None or key in keys)
+        and key not in ctx.scripted_keys
         and not _IDENTIFICATION_KEY_RE.search(key.lower())
         and value is not None
         and len(_comparable(value)) >= 3

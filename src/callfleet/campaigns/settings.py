@@ -10,6 +10,7 @@ import functools
 import re
 from datetime import date, datetime, time
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -72,9 +73,10 @@ def _zones() -> set[str]:
     return _ZONES
 
 
-def template_variables(source: str) -> set[str]:
+@lru_cache(maxsize=1024)
+def template_variables(source: str) -> frozenset[str]:
     """Names a template reads from its context (input data)."""
-    return set(jinja2.meta.find_undeclared_variables(_template_env.parse(source)))
+    return frozenset(jinja2.meta.find_undeclared_variables(_template_env.parse(source)))
 
 
 def render_template(source: str, context: dict[str, Any]) -> str:
@@ -609,12 +611,16 @@ class CampaignSettings(Settings):
             agent.voicemail.message,
         ]
 
-    def required_variables(self) -> list[str]:
-        """input_data keys that the campaign's templates and settings read."""
+    def scripted_variables(self) -> frozenset[str]:
+        """input_data keys that the campaign's own messages say."""
         names: set[str] = set()
         for source in self.template_sources():
             names |= template_variables(source)
-        names -= {"agent_name", "campaign_name"}
+        return frozenset(names)
+
+    def required_variables(self) -> list[str]:
+        """input_data keys that the campaign's templates and settings read."""
+        names = set(self.scripted_variables()) - {"agent_name", "campaign_name"}
         if self.agent.verification_keys:
             names |= set(self.agent.verification_keys)
         return sorted(names)
