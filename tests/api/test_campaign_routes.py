@@ -216,3 +216,46 @@ def test_every_bad_setting_gives_a_clear_422(tenant, settings, loc, words):
     response = tenant.client.patch(f"/api/v1/campaigns/{cid}", json=settings)
     assert response.status_code == 422, response.text
     assert any(e["loc"][1 : 1 + len(loc)] == loc for e in response.json()["detail"])
+
+
+def test_calling_hours_given_cover_only_the_days_named(tenant):
+    campaign = tenant.create_campaign(
+        calling_hours={"monday": [{"start": "22:00", "end": "02:00"}], "tz": "UTC"}
+    )
+    hours = campaign["calling_hours"]
+    assert hours["monday"] == [{"start": "22:00", "end": "02:00"}]
+    assert all(hours[day] == [] for day in ("tuesday", "friday", "saturday", "sunday"))
+
+    default = tenant.create_campaign()["calling_hours"]
+    assert default["monday"] == [{"start": "08:00", "end": "21:00"}]
+    assert default["sunday"] == []
+
+
+def test_hours_with_no_interval_at_all_are_refused(tenant):
+    response = tenant.client.post(
+        "/api/v1/campaigns", json={"name": "never", "calling_hours": {"tz": "UTC"}}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][:2] == ["body", "calling_hours"]
+
+    campaign_id = tenant.create_campaign()["id"]
+    response = tenant.client.post(
+        f"/api/v1/campaigns/{campaign_id}/targets",
+        json={
+            "targets": [
+                {
+                    "phone_number": {
+                        "value": "+12015550123",
+                        "operating_hours": {"tz": "UTC"},
+                    }
+                }
+            ]
+        },
+    )
+    assert response.status_code == 422
+    messages = [
+        error["msg"]
+        for error in response.json()["detail"]
+        if "operating_hours" in error["loc"]
+    ]
+    assert messages and "no interval on any day" in messages[0]

@@ -133,13 +133,16 @@ async def test_capacity_does_not_use_an_attempt(world):
     ]
 
 
-def test_worker_loads_configured_scenario_files(tmp_path, database_url):
+def test_worker_loads_configured_scenario_files(tmp_path, database_url, monkeypatch):
     from callfleet.clock import SystemClock
     from callfleet.config import Config
     from callfleet.db.engine import create_engine, create_sessionmaker
     from callfleet.scheduling.worker import Worker
+    from callfleet.telephony.simulator import scenario as scenarios
     from callfleet.telephony.simulator.scenario import ScenarioLibrary
 
+    # Registrations are process-wide: keep this one to this test.
+    monkeypatch.setattr(scenarios, "_registered", {})
     scenario = tmp_path / "front_desk.yaml"
     scenario.write_text(
         "name: front_desk_test\n"

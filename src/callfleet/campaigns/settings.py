@@ -144,23 +144,18 @@ class TimeInterval(Settings):
         return end is not None and end <= self.start_time
 
 
-def _default_weekday() -> list[TimeInterval]:
-    return [TimeInterval(start="08:00", end="21:00")]
-
-
 class WeekSchedule(Settings):
-    """Prosper's ``WeekSchedule`` plus holidays: local intervals per weekday."""
+    """Prosper's ``WeekSchedule`` plus holidays: local intervals per weekday.
+    A day left out has no interval: no call that day."""
 
     model_config = ConfigDict(extra="forbid")
 
-    monday: list[TimeInterval] = Field(default_factory=_default_weekday)
-    tuesday: list[TimeInterval] = Field(default_factory=_default_weekday)
-    wednesday: list[TimeInterval] = Field(default_factory=_default_weekday)
-    thursday: list[TimeInterval] = Field(default_factory=_default_weekday)
-    friday: list[TimeInterval] = Field(default_factory=_default_weekday)
-    saturday: list[TimeInterval] = Field(
-        default_factory=lambda: [TimeInterval(start="09:00", end="18:00")]
-    )
+    monday: list[TimeInterval] = Field(default_factory=list)
+    tuesday: list[TimeInterval] = Field(default_factory=list)
+    wednesday: list[TimeInterval] = Field(default_factory=list)
+    thursday: list[TimeInterval] = Field(default_factory=list)
+    friday: list[TimeInterval] = Field(default_factory=list)
+    saturday: list[TimeInterval] = Field(default_factory=list)
     sunday: list[TimeInterval] = Field(default_factory=list)
     tz: str = "US/Eastern"
     holidays: list[date] = Field(default_factory=list)
@@ -171,6 +166,9 @@ class WeekSchedule(Settings):
         """Intervals of a weekday, 0 = Monday."""
         return getattr(self, WEEKDAYS[weekday])
 
+    def has_intervals(self) -> bool:
+        return any(self.day(weekday) for weekday in range(7))
+
     @classmethod
     def always(cls, tz: str = "UTC") -> WeekSchedule:
         whole_day = [TimeInterval(start="00:00", end="24:00")]
@@ -180,13 +178,27 @@ class WeekSchedule(Settings):
 class OperatingHours(WeekSchedule):
     """Hours given on a target's phone number: days left out are closed."""
 
-    monday: list[TimeInterval] = Field(default_factory=list)
-    tuesday: list[TimeInterval] = Field(default_factory=list)
-    wednesday: list[TimeInterval] = Field(default_factory=list)
-    thursday: list[TimeInterval] = Field(default_factory=list)
-    friday: list[TimeInterval] = Field(default_factory=list)
-    saturday: list[TimeInterval] = Field(default_factory=list)
-    sunday: list[TimeInterval] = Field(default_factory=list)
+
+def default_calling_hours() -> WeekSchedule:
+    """Weekdays 08:00-21:00 and Saturday 09:00-18:00, US/Eastern."""
+    weekday = [TimeInterval(start="08:00", end="21:00")]
+    return WeekSchedule(
+        monday=weekday,
+        tuesday=weekday,
+        wednesday=weekday,
+        thursday=weekday,
+        friday=weekday,
+        saturday=[TimeInterval(start="09:00", end="18:00")],
+    )
+
+
+def require_intervals(schedule: WeekSchedule | None) -> WeekSchedule | None:
+    if schedule is not None and not schedule.has_intervals():
+        raise ValueError(
+            "these hours have no interval on any day, so no call could ever be "
+            "placed; give at least one day an interval"
+        )
+    return schedule
 
 
 # --- agent -------------------------------------------------------------------
@@ -563,7 +575,11 @@ class CampaignSettings(Settings):
     description: str = Field(default="", max_length=5000)
     direction: Literal["outbound"] = "outbound"
     agent: AgentSettings = Field(default_factory=AgentSettings)
-    calling_hours: WeekSchedule = Field(default_factory=WeekSchedule)
+    calling_hours: WeekSchedule = Field(
+        default_factory=default_calling_hours,
+        description="Days left out have no calling hours. Default: weekdays "
+        "08:00-21:00, Saturday 09:00-18:00.",
+    )
     timezone_policy: Literal["target", "campaign"] = Field(
         default="target",
         description="'target': hours apply in the target's own zone; "
@@ -584,6 +600,10 @@ class CampaignSettings(Settings):
     qa: QASettings = Field(default_factory=QASettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     telephony: TelephonySettings = Field(default_factory=TelephonySettings)
+
+    _hours = field_validator("calling_hours")(
+        classmethod(lambda cls, v: require_intervals(v))
+    )
 
     @field_validator("phone_region")
     @classmethod

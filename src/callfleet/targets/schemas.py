@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from callfleet.campaigns.settings import OperatingHours
+from callfleet.campaigns.settings import OperatingHours, require_intervals
 from callfleet.targets.status import TargetStatus
 
 
@@ -18,6 +18,10 @@ class TargetInputPhoneNumber(BaseModel):
     operating_hours: OperatingHours | None = Field(
         default=None,
         description="When this number may be called; days left out are closed.",
+    )
+
+    _hours = field_validator("operating_hours")(
+        classmethod(lambda cls, v: require_intervals(v))
     )
 
 
