@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from callfleet.config import Config
@@ -31,7 +32,13 @@ def _config(database_url: str | None = None, **overrides: object) -> Config:
     values = {k: v for k, v in overrides.items() if v is not None}
     if database_url:
         values["database_url"] = database_url
-    config = Config(**values)  # type: ignore[arg-type]
+    try:
+        config = Config(**values)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            name = ".".join(map(str, error["loc"]))
+            typer.echo(f"invalid setting {name}: {error['msg']}", err=True)
+        raise typer.Exit(2) from exc
     configure_logging(config.log_level, json=config.log_json)
     return config
 
@@ -39,11 +46,35 @@ def _config(database_url: str | None = None, **overrides: object) -> Config:
 @app.command()
 def migrate(database_url: DatabaseUrl = None) -> None:
     """Bring the database schema up to date."""
+    config = _config(database_url)
+    _migrate_or_exit(config)
+    typer.echo("database is up to date")
+
+
+def _migrate_or_exit(config: Config) -> None:
+    """Migrate, or say in one line why the database cannot be used."""
     from callfleet.db.engine import migrate as run_migrations
 
-    config = _config(database_url)
-    run_migrations(config.database_url)
-    typer.echo("database is up to date")
+    try:
+        run_migrations(config.database_url)
+    except Exception as exc:  # any failure here means: this database is unusable
+        reason = (
+            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        )
+        typer.echo(
+            f"cannot use the database {_safe_url(config.database_url)}: {reason}",
+            err=True,
+        )
+        raise typer.Exit(1) from exc
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparseable URL is shown as given
+        return url
 
 
 async def _bootstrap(config: Config) -> str | None:
@@ -62,9 +93,7 @@ async def _bootstrap(config: Config) -> str | None:
 
 
 def _prepare_database(config: Config) -> None:
-    from callfleet.db.engine import migrate as run_migrations
-
-    run_migrations(config.database_url)
+    _migrate_or_exit(config)
     secret = asyncio.run(_bootstrap(config))
     if secret:
         typer.echo(
@@ -83,9 +112,21 @@ def _serve(config: Config, *, with_worker: bool) -> None:
         from callfleet.scheduling.worker import worker_service
 
         services.append(worker_service)
+    _check_can_listen(config.host, config.port)
     application = create_app(config, services=services)
     typer.echo(f"callfleet listening on http://{config.host}:{config.port}")
     uvicorn.run(application, host=config.host, port=config.port, log_level="warning")
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        typer.echo(f"cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from exc
 
 
 @app.command()
@@ -132,7 +173,6 @@ def keys_create(
 ) -> None:
     """Create an API key and print it (it is shown only once)."""
     from callfleet.db.engine import create_engine, create_sessionmaker, transaction
-    from callfleet.db.engine import migrate as run_migrations
     from callfleet.organizations import service
 
     config = _config(database_url)
@@ -140,7 +180,7 @@ def keys_create(
         raise typer.BadParameter(
             "organization name must be 1 to 200 characters", param_hint="--org"
         )
-    run_migrations(config.database_url)
+    _migrate_or_exit(config)
 
     async def create() -> str:
         engine = create_engine(config.database_url)
@@ -176,7 +216,10 @@ def demo(
     ] = None,
     time_scale: Annotated[
         float,
-        typer.Option(help="Simulated seconds per real second factor; 0 is instant."),
+        typer.Option(
+            help="Real seconds each simulated second takes; 0 runs calls instantly, "
+            "1 in real time."
+        ),
     ] = 0.01,
     limit: Annotated[
         int | None, typer.Option(help="Use only the first N conversations.")

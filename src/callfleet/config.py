@@ -25,7 +25,7 @@ class Config(BaseSettings):
         default="US", description="Region for phone numbers without a country code."
     )
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(default=8000, ge=1, le=65_535)
     public_base_url: str | None = Field(
         default=None, description="Base URL used in links such as target_url."
     )

@@ -15,6 +15,7 @@ def configure_logging(level: str = "INFO", *, json: bool = False) -> None:
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=numeric)
     # One line per HTTP request made is noise next to our own events.
     logging.getLogger("httpx").setLevel(max(numeric, logging.WARNING))
+    logging.getLogger("alembic").setLevel(max(numeric, logging.WARNING))
     renderer = (
         structlog.processors.JSONRenderer()
         if json

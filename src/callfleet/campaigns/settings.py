@@ -520,7 +520,7 @@ class SimulationSettings(Settings):
         default=0.05,
         ge=0,
         le=10,
-        description="Simulated seconds per real second factor; 0 runs calls "
+        description="Real seconds each simulated second takes; 0 runs calls "
         "instantly, 1 in real time.",
     )
     scenarios: dict[str, float] = Field(default_factory=lambda: {"cooperative": 1.0})
