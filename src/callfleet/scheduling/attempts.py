@@ -48,6 +48,11 @@ class SettingsCache:
             settings = self.put(campaign.id, campaign.updated_at, campaign.settings)
         return settings
 
+    def latest(self, campaign_id: str) -> CampaignSettings | None:
+        """The last settings read for the campaign, whatever their version."""
+        entry = self._entries.get(campaign_id)
+        return None if entry is None else entry[1]
+
     def cached(self, campaign_id: str, updated_at: datetime) -> CampaignSettings | None:
         entry = self._entries.get(campaign_id)
         if entry is not None and entry[0] == updated_at:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, exists, func, insert, select, update
+from sqlalchemy import (
+    Select,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callfleet.campaigns.schemas import CampaignStatus
@@ -39,34 +49,59 @@ async def due_campaign_ids(session: AsyncSession, now: datetime) -> list[str]:
     return list(rows)
 
 
-async def lock_active_campaign(
-    session: AsyncSession, campaign_id: str
-) -> Campaign | None:
-    """The campaign, locked for this claim; None when it is not active or another
-    worker is claiming for it right now."""
-    return await session.scalar(
-        select(Campaign)
+async def lock_active_campaigns(
+    session: AsyncSession, campaign_ids: Sequence[str]
+) -> dict[str, Any]:
+    """Active campaigns' ``id``, ``organization_id`` and ``updated_at``, locked for
+    a claim pass; those not active or locked by another worker are left out."""
+    if not campaign_ids:
+        return {}
+    rows = await session.execute(
+        select(Campaign.id, Campaign.organization_id, Campaign.updated_at)
         .where(
-            Campaign.id == campaign_id,
+            Campaign.id.in_(sorted(campaign_ids)),
             Campaign.status == CampaignStatus.ACTIVE.value,
         )
+        .order_by(Campaign.id)
         .with_for_update(skip_locked=True)
     )
+    return {row.id: row for row in rows}
 
 
-async def lock_active_campaign_row(session: AsyncSession, campaign_id: str) -> Any:
-    """Like ``lock_active_campaign``, but only the columns a claim needs (``id``,
-    ``organization_id``, ``updated_at``): the settings come from a cache."""
-    return (
-        await session.execute(
-            select(Campaign.id, Campaign.organization_id, Campaign.updated_at)
-            .where(
-                Campaign.id == campaign_id,
-                Campaign.status == CampaignStatus.ACTIVE.value,
+async def campaign_loads(
+    session: AsyncSession, since: Mapping[str, datetime]
+) -> dict[str, tuple[int, int]]:
+    """``campaign_load`` for many campaigns, each with its own ``since``, in two
+    round trips. Campaigns without any such attempt are left out."""
+    if not since:
+        return {}
+    ids = sorted(since)
+    loads = {campaign_id: [0, 0] for campaign_id in ids}
+    rows = await session.execute(
+        select(CallLog.campaign_id, func.count())
+        .where(CallLog.campaign_id.in_(ids), CallLog.completed_at.is_(None))
+        .group_by(CallLog.campaign_id)
+    )
+    for campaign_id, count in rows:
+        loads[campaign_id][0] = int(count)
+    by_since: dict[datetime, list[str]] = {}
+    for campaign_id in ids:
+        by_since.setdefault(since[campaign_id], []).append(campaign_id)
+    rows = await session.execute(
+        select(CallLog.campaign_id, func.count())
+        .where(
+            or_(
+                *(
+                    and_(CallLog.campaign_id.in_(group), CallLog.created_at > moment)
+                    for moment, group in by_since.items()
+                )
             )
-            .with_for_update(skip_locked=True)
         )
-    ).first()
+        .group_by(CallLog.campaign_id)
+    )
+    for campaign_id, count in rows:
+        loads[campaign_id][1] = int(count)
+    return {c: (o, r) for c, (o, r) in loads.items() if o or r}
 
 
 async def campaign_load(
@@ -127,17 +162,11 @@ def claim_query(campaign_id: str, now: datetime, limit: int) -> Select[tuple[Tar
     )
 
 
-async def due_targets(
-    session: AsyncSession, campaign_id: str, now: datetime, limit: int
-) -> list[Target]:
-    return list(await session.scalars(claim_query(campaign_id, now, limit)))
-
-
 async def due_targets_checked(
     session: AsyncSession, campaign_id: str, now: datetime, limit: int
 ) -> list[tuple[Target, bool]]:
-    """``due_targets``, each with whether its number is on its organization's
-    do-not-call list, in one round trip."""
+    """Due targets (``claim_query``), each with whether its number is on its
+    organization's do-not-call list, in one round trip."""
     suppressed = (
         exists()
         .where(
@@ -152,58 +181,8 @@ async def due_targets_checked(
     return [(target, bool(flag)) for target, flag in rows]
 
 
-async def suppressed_numbers(
-    session: AsyncSession, organization_id: str, numbers: Iterable[str]
-) -> set[str]:
-    numbers = sorted(set(numbers))
-    if not numbers:
-        return set()
-    rows = await session.scalars(
-        select(Suppression.phone_number).where(
-            Suppression.organization_id == organization_id,
-            Suppression.phone_number.in_(numbers),
-        )
-    )
-    return set(rows)
-
-
 async def get_campaign(session: AsyncSession, campaign_id: str) -> Campaign | None:
     return await session.get(Campaign, campaign_id)
-
-
-async def lock_target(session: AsyncSession, target_id: str) -> Target | None:
-    return await session.scalar(
-        select(Target).where(Target.id == target_id).with_for_update()
-    )
-
-
-async def lock_call_log(session: AsyncSession, call_log_id: int) -> CallLog | None:
-    return await session.scalar(
-        select(CallLog).where(CallLog.id == call_log_id).with_for_update()
-    )
-
-
-async def lock_attempt(
-    session: AsyncSession, call_log_id: int
-) -> tuple[CallLog, Target | None, Campaign | None] | None:
-    """An attempt's call log and target, both locked, with its campaign (not
-    locked), in one round trip when the target still exists."""
-    row = (
-        await session.execute(
-            select(CallLog, Target, Campaign)
-            .join(Target, Target.id == CallLog.target_id)
-            .join(Campaign, Campaign.id == CallLog.campaign_id)
-            .where(CallLog.id == call_log_id)
-            .with_for_update(of=[CallLog, Target])
-        )
-    ).first()
-    if row is not None:
-        return row[0], row[1], row[2]
-    # The target was deleted (its call logs keep a null target_id).
-    call_log = await lock_call_log(session, call_log_id)
-    if call_log is None:
-        return None
-    return call_log, None, await get_campaign(session, call_log.campaign_id)
 
 
 _CALL_LOGS = CallLog.__table__
