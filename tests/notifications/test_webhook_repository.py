@@ -203,3 +203,29 @@ async def test_record_leaves_a_lease_taken_over_to_its_new_owner(
     (row,) = (await rows(sessionmaker)).values()
     assert row.status == "succeeded" and row.attempts == 1
     assert len(await attempts(sessionmaker)) == 2
+
+
+async def test_campaign_finished_waits_for_the_target_events_before_it(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    from callfleet.db.models import Campaign
+    from callfleet.notifications.outbox import emit_campaign_finished
+
+    clock = FakeClock()
+    seeded = await seed(
+        sessionmaker, urls_and_secrets=[(URL, new_secret())], targets=1, now=clock.now()
+    )
+    await finish_attempt(sessionmaker, seeded.target_ids[0], clock.now(), final=True)
+    async with transaction(sessionmaker) as session:
+        campaign = await session.get(Campaign, seeded.campaign_id)
+        await emit_campaign_finished(session, campaign=campaign, now=clock.now())
+
+    (first,) = await claim(sessionmaker, clock, "w/1")
+    assert first.target_id == seeded.target_ids[0]
+    # The target's event is in flight: the campaign's last word waits for it.
+    assert await claim(sessionmaker, clock, "w/2") == []
+
+    await record(sessionmaker, [result(first, clock, 200)])
+    (last,) = await claim(sessionmaker, clock, "w/3")
+    assert last.target_id is None
+    assert last.payload["event"] == "campaign_finished"

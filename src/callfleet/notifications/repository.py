@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, insert, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callfleet.db.models import (
@@ -66,12 +66,20 @@ def _blocked() -> Any:
     earlier = _D.alias("earlier")
     # An earlier delivery of the same target to the same endpoint that is not
     # settled yet holds this one back, so a receiver sees a target's events in
-    # order.
+    # order; a campaign-wide event (campaign_finished) waits for every target
+    # event to that endpoint that came before it.
+    same_target = and_(
+        earlier.c.target_id == _D.c.target_id, earlier.c.sequence < _D.c.sequence
+    )
+    after_targets = and_(
+        _D.c.target_id.is_(None),
+        earlier.c.target_id.is_not(None),
+        earlier.c.created_at <= _D.c.created_at,
+    )
     return exists().where(
         earlier.c.endpoint_id == _D.c.endpoint_id,
-        earlier.c.target_id == _D.c.target_id,
-        earlier.c.sequence < _D.c.sequence,
         earlier.c.status.in_(OPEN_STATUSES),
+        or_(same_target, after_targets),
     )
 
 
