@@ -52,8 +52,6 @@ def campaign_settings(
     webhook_url: str, *, time_scale: float, seed: int
 ) -> dict[str, Any]:
     fields = [field.model_dump(mode="json") for field in multidogo_fields()]
-    for field in fields:
-        field["required"] = field["name"] == "name"
     fields.append(
         {
             "name": "claim_status",
