@@ -504,6 +504,12 @@ class WebhookEndpointSettings(Settings):
     def _scheme(cls, value: str) -> str:
         if not re.match(r"^https?://[^\s/?#]+", value, re.IGNORECASE):
             raise ValueError("webhook URL must be an absolute http(s) URL")
+        authority = re.split(r"[/?#]", value.split("://", 1)[1], maxsplit=1)[0]
+        if "@" in authority:
+            raise ValueError(
+                "webhook URL must not carry credentials (user:password@); "
+                "receivers verify the signature instead"
+            )
         return value
 
 

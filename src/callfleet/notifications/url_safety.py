@@ -175,5 +175,7 @@ def _refuse_forbidden(url: str, addresses: list[IPAddress]) -> None:
     for address in addresses:
         if is_forbidden(address):
             raise UnsafeURL(
-                f"webhook URL {url!r} points to a private or reserved address"
+                f"webhook URL {url!r} points to a private or reserved address "
+                f"({address}); set CALLFLEET_WEBHOOK_ALLOW_PRIVATE=true to allow "
+                "such addresses (local development)"
             )
