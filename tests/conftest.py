@@ -61,3 +61,19 @@ def other_tenant(server: ServerThread, database_url: str) -> Iterator[Tenant]:
     tenant = Tenant(server, org_id, key)
     yield tenant
     tenant.client.close()
+
+
+@pytest.fixture
+def empty_database_url(tmp_path: Path) -> Iterator[str]:
+    """A database of the test's own, with no tables yet."""
+    url, drop = fresh_database_url(tmp_path)
+    yield url
+    drop()
+
+
+@pytest.fixture
+def fresh_url(empty_database_url: str) -> str:
+    """A migrated database of the test's own (for work that must not see other
+    tests' rows, such as a worker that handles everything due)."""
+    migrate(empty_database_url)
+    return empty_database_url

@@ -325,7 +325,10 @@ def test_unpaired_surrogates_are_refused_and_nothing_is_stored(tenant):
     assert response.json()["detail"][0]["loc"] == ["body", "description"]
 
     campaign_id = tenant.create_campaign()["id"]
-    raw = b'{"targets": [{"phone_number": "+12015550123", "input_data": {"a": "\\udc00"}}]}'
+    raw = (
+        b'{"targets": [{"phone_number": "+12015550123",'
+        b' "input_data": {"a": "\\udc00"}}]}'
+    )
     response = tenant.client.post(
         f"/api/v1/campaigns/{campaign_id}/targets",
         content=raw,
@@ -342,7 +345,7 @@ def test_unpaired_surrogates_are_refused_and_nothing_is_stored(tenant):
     listed = tenant.client.get(f"/api/v1/campaigns/{campaign_id}/targets").json()
     assert listed["total"] == 0
 
-    paired = '{"name": "emoji \\ud83d\\ude00 fine"}'.encode()
+    paired = b'{"name": "emoji \\ud83d\\ude00 fine"}'
     response = tenant.client.post(
         "/api/v1/campaigns",
         content=paired,

@@ -93,29 +93,31 @@ def _tables(url: str) -> set[str]:
     return asyncio.run(run())
 
 
-def test_migrations_equal_models(fresh_url):
-    migrate(fresh_url)
-    assert _differences(fresh_url) == []
+def test_migrations_equal_models(empty_database_url):
+    migrate(empty_database_url)
+    assert _differences(empty_database_url) == []
 
 
-def test_downgrade_to_base_and_upgrade_again(fresh_url):
-    config = alembic_config(fresh_url)
+def test_downgrade_to_base_and_upgrade_again(empty_database_url):
+    config = alembic_config(empty_database_url)
     command.upgrade(config, "head")
     model_tables = set(Base.metadata.tables)
-    assert model_tables <= _tables(fresh_url)
+    assert model_tables <= _tables(empty_database_url)
     command.downgrade(config, "base")
-    assert _tables(fresh_url) & model_tables == set()
+    assert _tables(empty_database_url) & model_tables == set()
     command.upgrade(config, "head")
-    assert _differences(fresh_url) == []
+    assert _differences(empty_database_url) == []
 
 
-def test_comparator_sees_a_real_type_change(fresh_url):
+def test_comparator_sees_a_real_type_change(empty_database_url):
     """The comparator must not hide differences: a column of another type in
     the database is reported."""
-    migrate(fresh_url)
+    migrate(empty_database_url)
 
     async def alter() -> None:
-        engine = create_async_engine(normalize_url(fresh_url), poolclass=NullPool)
+        engine = create_async_engine(
+            normalize_url(empty_database_url), poolclass=NullPool
+        )
         try:
             async with engine.begin() as connection:
                 if connection.dialect.name == "sqlite":
@@ -138,6 +140,6 @@ def test_comparator_sees_a_real_type_change(fresh_url):
     asyncio.run(alter())
     assert any(
         diff[0][0] == "modify_type" and diff[0][2] == "suppressions"
-        for diff in _differences(fresh_url)
+        for diff in _differences(empty_database_url)
         if isinstance(diff, list)
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -14,7 +13,7 @@ from webhook_support import Receiver, finish_attempt, new_secret, seed, wait_for
 
 from callfleet.clock import FakeClock
 from callfleet.config import Config
-from callfleet.db.engine import create_engine, create_sessionmaker, migrate, transaction
+from callfleet.db.engine import create_engine, create_sessionmaker, transaction
 from callfleet.db.models import (
     WebhookDelivery,
     WebhookDeliveryAttempt,
@@ -23,18 +22,8 @@ from callfleet.db.models import (
 )
 from callfleet.notifications import delivery, subscriptions
 from callfleet.notifications.delivery import DeliveryWorker
-from testsupport import fresh_database_url
 
 CONFIG = Config(webhook_allow_private=True)
-
-
-@pytest.fixture
-def fresh_url(tmp_path: Path) -> Iterator[str]:
-    # A database of its own: a worker sends every due delivery it can see.
-    url, drop = fresh_database_url(tmp_path)
-    migrate(url)
-    yield url
-    drop()
 
 
 @pytest.fixture

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -12,22 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from webhook_support import finish_attempt, new_secret, seed
 
 from callfleet.clock import FakeClock
-from callfleet.db.engine import create_engine, create_sessionmaker, migrate, transaction
+from callfleet.db.engine import create_engine, create_sessionmaker, transaction
 from callfleet.db.models import WebhookDelivery, WebhookDeliveryAttempt
 from callfleet.notifications import repository
 from callfleet.notifications.repository import AttemptResult, ClaimedDelivery
-from testsupport import fresh_database_url
 
 LEASE = timedelta(minutes=1)
 URL = "http://127.0.0.1:9/hooks"
-
-
-@pytest.fixture
-def fresh_url(tmp_path: Path) -> Iterator[str]:
-    url, drop = fresh_database_url(tmp_path)
-    migrate(url)
-    yield url
-    drop()
 
 
 @pytest.fixture
