@@ -55,6 +55,23 @@ def parse(raw: str, region: str = "US") -> tuple[str, tuple[str, ...]]:
     return e164, _zones_of(parsed, kind)
 
 
+@lru_cache(maxsize=4_096)
+def normalize_possible(raw: str, region: str = "US") -> str:
+    """Like ``normalize``, but only the number's form is checked (its length for
+    its country), not whether it is assigned: for numbers that are kept, not
+    dialled first."""
+    text = raw.strip()
+    if not text:
+        raise InvalidPhoneNumber("phone number is empty")
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhoneNumber(f"{raw!r} is not a phone number ({exc._msg})") from exc
+    if not phonenumbers.is_possible_number(parsed):
+        raise InvalidPhoneNumber(f"{raw!r} has the wrong length for a phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
 def normalize(raw: str, region: str = "US") -> str:
     """Parse ``raw`` (any common format; without a country code it is read in
     ``region``) and return it in E.164, or raise InvalidPhoneNumber saying why."""

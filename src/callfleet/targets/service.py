@@ -133,18 +133,28 @@ def _phone(
     return e164, zones, None
 
 
+def _fallback(
+    value: str | TargetInputPhoneNumber, region: str
+) -> tuple[str, dict[str, Any] | None]:
+    """A fallback number is kept for later, not dialled now: its form is checked
+    (so that it is stored in E.164), not whether it is assigned."""
+    if isinstance(value, TargetInputPhoneNumber):
+        hours = value.operating_hours
+        return phones.normalize_possible(value.value, region), (
+            hours.model_dump(mode="json") if hours is not None else None
+        )
+    return phones.normalize_possible(value, region), None
+
+
 def _raw_numbers(raw_targets: list[Any]) -> list[str]:
     """The phone number strings of a request, before validation."""
     numbers = []
     for raw in raw_targets:
-        if not isinstance(raw, dict):
-            continue
-        for key in ("phone_number", "fallback_phone_number"):
-            value = raw.get(key)
-            if isinstance(value, dict):
-                value = value.get("value")
-            if isinstance(value, str):
-                numbers.append(value)
+        value = raw.get("phone_number") if isinstance(raw, dict) else None
+        if isinstance(value, dict):
+            value = value.get("value")
+        if isinstance(value, str):
+            numbers.append(value)
     return numbers
 
 
@@ -200,9 +210,7 @@ def _prepare(
     fallback = fallback_hours = None
     if item.fallback_phone_number is not None:
         try:
-            fallback, _, fallback_hours = _phone(
-                item.fallback_phone_number, region, parsed
-            )
+            fallback, fallback_hours = _fallback(item.fallback_phone_number, region)
         except phones.InvalidPhoneNumber as exc:
             errors.append(
                 _error([*loc, "fallback_phone_number"], str(exc), "phone_number")
