@@ -237,3 +237,17 @@ def test_suppressed_number_is_stored_failed(tenant, database_url):
     assert blocked["status"] == "Failed"
     assert blocked["category"] == "BLACKLISTED_PHONE"
     assert _target(tenant, added["target_ids"][1])["status"] == "Scheduled"
+
+
+def test_fallback_number_of_the_wrong_length_is_refused(tenant):
+    cid = tenant.create_campaign()["id"]
+    response = tenant.client.post(
+        f"/api/v1/campaigns/{cid}/targets",
+        json={
+            "targets": [{"phone_number": phone(1), "fallback_phone_number": "12345"}]
+        },
+    )
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", "targets", 0, "fallback_phone_number"]
+    assert "wrong length" in error["msg"]
