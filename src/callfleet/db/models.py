@@ -166,6 +166,14 @@ class CallLog(Base):
             sqlite_where=text("completed_at IS NULL"),
             postgresql_where=text("completed_at IS NULL"),
         ),
+        # Open attempts of a campaign (its concurrency in use), without reading
+        # the campaign's whole call history.
+        Index(
+            "ix_call_logs_open_campaign",
+            "campaign_id",
+            sqlite_where=text("completed_at IS NULL"),
+            postgresql_where=text("completed_at IS NULL"),
+        ),
         Index("ix_call_logs_state_lease", "state", "lease_expires_at"),
         Index("ix_call_logs_org_created", "organization_id", "created_at"),
         Index("ix_call_logs_campaign_created", "campaign_id", "created_at"),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-12-04 15:30:32.370501
+Create Date: 2026-12-04 17:24:56.812673
 """
 
 from collections.abc import Sequence
@@ -392,6 +392,13 @@ def upgrade() -> None:
             "ix_call_logs_campaign_created", ["campaign_id", "created_at"], unique=False
         )
         batch_op.create_index(
+            "ix_call_logs_open_campaign",
+            ["campaign_id"],
+            unique=False,
+            sqlite_where=sa.text("completed_at IS NULL"),
+            postgresql_where=sa.text("completed_at IS NULL"),
+        )
+        batch_op.create_index(
             "ix_call_logs_org_created", ["organization_id", "created_at"], unique=False
         )
         batch_op.create_index(
@@ -534,6 +541,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_call_logs_state_lease")
         batch_op.drop_index("ix_call_logs_org_to")
         batch_op.drop_index("ix_call_logs_org_created")
+        batch_op.drop_index(
+            "ix_call_logs_open_campaign",
+            sqlite_where=sa.text("completed_at IS NULL"),
+            postgresql_where=sa.text("completed_at IS NULL"),
+        )
         batch_op.drop_index("ix_call_logs_campaign_created")
 
     op.drop_table("call_logs")
