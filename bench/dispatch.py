@@ -42,6 +42,7 @@ from callfleet.campaigns.settings import CampaignSettings, WeekSchedule  # noqa:
 from callfleet.db.engine import (  # noqa: E402
     create_engine,
     create_sessionmaker,
+    execute_on_server,
     migrate,
     transaction,
 )
@@ -322,23 +323,7 @@ def bench_procrastinate(conninfo: str, jobs: int, workers: int) -> float:
 
 
 def _admin(server: str, statement: str) -> None:
-    import asyncpg
-
-    async def run() -> None:
-        parsed = make_url(server)
-        connection = await asyncpg.connect(
-            host=parsed.host or "127.0.0.1",
-            port=parsed.port or 5432,
-            user=parsed.username or "postgres",
-            password=parsed.password,
-            database=parsed.database or "postgres",
-        )
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(run())
+    asyncio.run(execute_on_server(server, statement))
 
 
 class PostgresDatabase:

@@ -40,6 +40,7 @@ from callfleet.config import Config  # noqa: E402
 from callfleet.db.engine import (  # noqa: E402
     create_engine,
     create_sessionmaker,
+    execute_on_server,
     migrate,
     transaction,
 )
@@ -235,23 +236,6 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-async def _admin(server_url: str, statement: str) -> None:
-    import asyncpg
-
-    parsed = make_url(server_url)
-    connection = await asyncpg.connect(
-        host=parsed.host or "127.0.0.1",
-        port=parsed.port or 5432,
-        user=parsed.username or "postgres",
-        password=parsed.password,
-        database=parsed.database or "postgres",
-    )
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 @asynccontextmanager
 async def bench_database(database_url: str | None) -> AsyncIterator[str]:
     """A fresh database for one run: a temporary SQLite file, or a PostgreSQL
@@ -261,12 +245,14 @@ async def bench_database(database_url: str | None) -> AsyncIterator[str]:
             yield f"sqlite+aiosqlite:///{tmp}/bench.db"
         return
     name = f"callfleet_bench_webhooks_{uuid.uuid4().hex[:10]}"
-    await _admin(database_url, f'CREATE DATABASE "{name}"')
+    await execute_on_server(database_url, f'CREATE DATABASE "{name}"')
     try:
         url = make_url(database_url).set(database=name)
         yield url.render_as_string(hide_password=False)
     finally:
-        await _admin(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await execute_on_server(
+            database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+        )
 
 
 # --- the run -------------------------------------------------------------------

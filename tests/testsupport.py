@@ -17,30 +17,19 @@ import httpx
 import uvicorn
 from sqlalchemy.engine import make_url
 
-from callfleet.db.engine import create_engine, create_sessionmaker, transaction
+from callfleet.db.engine import (
+    create_engine,
+    create_sessionmaker,
+    execute_on_server,
+    transaction,
+)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 POSTGRES_URL = os.environ.get("CALLFLEET_TEST_DATABASE_URL")
 
 
 def _admin(url: str, statement: str) -> None:
-    import asyncpg
-
-    async def run() -> None:
-        parsed = make_url(url)
-        connection = await asyncpg.connect(
-            host=parsed.host or "127.0.0.1",
-            port=parsed.port or 5432,
-            user=parsed.username or "postgres",
-            password=parsed.password,
-            database=parsed.database or "postgres",
-        )
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(run())
+    asyncio.run(execute_on_server(url, statement))
 
 
 def fresh_database_url(tmp_dir: Path) -> tuple[str, Any]:

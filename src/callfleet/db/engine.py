@@ -100,3 +100,22 @@ def migrate(url: str, revision: str = "head") -> None:
 
 async def migrate_async(url: str, revision: str = "head") -> None:
     await asyncio.to_thread(migrate, url, revision)
+
+
+async def execute_on_server(url: str, statement: str) -> None:
+    """Run one statement that cannot run inside a transaction (``CREATE
+    DATABASE``, ``DROP DATABASE``) on the PostgreSQL server of ``url``."""
+    import asyncpg
+
+    parsed = make_url(url)
+    connection = await asyncpg.connect(
+        host=parsed.host or "127.0.0.1",
+        port=parsed.port or 5432,
+        user=parsed.username or "postgres",
+        password=parsed.password,
+        database=parsed.database or "postgres",
+    )
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()

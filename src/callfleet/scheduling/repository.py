@@ -399,6 +399,26 @@ def _in_campaigns(campaign_ids: Sequence[str] | None) -> list[Any]:
     return [] if campaign_ids is None else [CallLog.campaign_id.in_(campaign_ids)]
 
 
+async def _open_calls(
+    session: AsyncSession,
+    condition: Any,
+    order: Any,
+    limit: int,
+    campaign_ids: Sequence[str] | None,
+) -> list[CallLog]:
+    return list(
+        await session.scalars(
+            select(CallLog)
+            .where(
+                CallLog.completed_at.is_(None), condition, *_in_campaigns(campaign_ids)
+            )
+            .order_by(order)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
 async def expired_leases(
     session: AsyncSession,
     now: datetime,
@@ -406,18 +426,12 @@ async def expired_leases(
     campaign_ids: Sequence[str] | None = None,
 ) -> list[CallLog]:
     """Open attempts whose worker stopped renewing their lease."""
-    return list(
-        await session.scalars(
-            select(CallLog)
-            .where(
-                CallLog.completed_at.is_(None),
-                CallLog.lease_expires_at < now,
-                *_in_campaigns(campaign_ids),
-            )
-            .order_by(CallLog.lease_expires_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
+    return await _open_calls(
+        session,
+        CallLog.lease_expires_at < now,
+        CallLog.lease_expires_at,
+        limit,
+        campaign_ids,
     )
 
 
@@ -428,18 +442,8 @@ async def open_calls_started_before(
     campaign_ids: Sequence[str] | None = None,
 ) -> list[CallLog]:
     """Open attempts older than ``before``, whatever their lease says."""
-    return list(
-        await session.scalars(
-            select(CallLog)
-            .where(
-                CallLog.completed_at.is_(None),
-                CallLog.created_at < before,
-                *_in_campaigns(campaign_ids),
-            )
-            .order_by(CallLog.created_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
+    return await _open_calls(
+        session, CallLog.created_at < before, CallLog.created_at, limit, campaign_ids
     )
 
 
