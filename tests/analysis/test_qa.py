@@ -181,3 +181,11 @@ def test_no_applicable_criterion_gives_no_score() -> None:
     assert qa.review_required is False
     assert [c.passed for c in qa.criteria] == [None] * 5
     assert combine([], 70).score is None
+
+
+def test_required_fields_check_does_not_apply_when_none_is_required() -> None:
+    fields = [PostCallField(name="a"), PostCallField(name="b")]
+    result = conversation((A, "Hello"), (C, "Hi"))
+    context = QAContext(fields=fields, collected={"a": 1}, input_data={})
+    got = evaluate_criterion(result, check("required_fields_collected"), context)
+    assert got.passed is None

@@ -172,9 +172,9 @@ def _verified_before_disclosure(result: ConversationResult, ctx: QAContext) -> _
 
 
 def _required_fields_collected(result: ConversationResult, ctx: QAContext) -> _Check:
-    wanted = [f for f in ctx.fields if f.required] or list(ctx.fields)
+    wanted = [f for f in ctx.fields if f.required]
     if not wanted:
-        return None, None, None, "the campaign collects no fields"
+        return None, None, None, "the campaign requires no field"
     missing = [f.name for f in wanted if ctx.collected.get(f.name) is None]
     share = (len(wanted) - len(missing)) / len(wanted)
     turns = [a.turn_index for a in result.answers if a.field not in missing]
