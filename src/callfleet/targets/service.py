@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callfleet import jsonutil, phones
 from callfleet.api.errors import Conflict, Invalid, NotFound, TooLarge
 from callfleet.campaigns import repository as campaigns_repository
+from callfleet.campaigns import service as campaigns_service
 from callfleet.campaigns.schemas import CampaignStatus
 from callfleet.campaigns.settings import CampaignSettings, validate_zone
 from callfleet.db.models import Campaign, Target
@@ -460,9 +461,7 @@ async def launch_targets(
         raise Invalid(
             [_error(["body"], "give exactly one of 'target_ids' and 'count'")]
         )
-    campaign = await campaigns_repository.get(session, org_id, campaign_id)
-    if campaign is None:
-        raise NotFound(f"campaign {campaign_id} not found")
+    campaign = await campaigns_service.get(session, org_id, campaign_id)
     if campaign.status in _CLOSED_CAMPAIGN:
         raise Conflict(
             f"campaign {campaign_id} is {campaign.status}; nothing can be launched"
@@ -498,9 +497,7 @@ async def launch_targets(
 async def delete_targets(
     session: AsyncSession, org_id: str, campaign_id: str, target_ids: list[str]
 ) -> DeleteTargetsResponse:
-    campaign = await campaigns_repository.get(session, org_id, campaign_id)
-    if campaign is None:
-        raise NotFound(f"campaign {campaign_id} not found")
+    campaign = await campaigns_service.get(session, org_id, campaign_id)
     wanted = list(dict.fromkeys(target_ids))
     statuses = await repository.statuses_of(session, campaign.id, wanted)
     not_found = [t for t in wanted if t not in statuses]
